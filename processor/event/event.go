@@ -1,0 +1,106 @@
+// Package event defines the canonical delivery-attempt event of SPEC §2 and
+// the verdict taxonomy of SPEC §4. Every stage of the pipeline speaks these
+// types: ingest produces them, classify fills in the verdict, the streak fold
+// consumes them and the sinks write them out.
+package event
+
+import "time"
+
+// Outcome is what the MTA did with one recipient on one attempt.
+type Outcome string
+
+// The outcomes an attempt can have.
+const (
+	Delivered Outcome = "delivered"
+	Deferred  Outcome = "deferred"
+	Bounced   Outcome = "bounced"
+	Expired   Outcome = "expired"
+	Dropped   Outcome = "dropped"
+)
+
+// Valid reports whether o is one of the outcomes SPEC §2 defines.
+func (o Outcome) Valid() bool {
+	switch o {
+	case Delivered, Deferred, Bounced, Expired, Dropped:
+		return true
+	}
+	return false
+}
+
+// Final reports whether the MTA will not try this recipient again for this
+// message.
+func (o Outcome) Final() bool { return o != Deferred }
+
+// Source says where an event came from.
+type Source struct {
+	Kind string `json:"kind,omitempty"`
+	Host string `json:"host,omitempty"`
+}
+
+// SMTP is the remote server's reply, as far as the source reports it.
+type SMTP struct {
+	Code       int    `json:"code,omitempty"`
+	Enhanced   string `json:"enhanced,omitempty"`
+	Text       string `json:"text,omitempty"`
+	Command    string `json:"command,omitempty"`
+	RemoteHost string `json:"remote_host,omitempty"`
+	RemoteIP   string `json:"remote_ip,omitempty"`
+}
+
+// SourceClassification is the source's own verdict (PowerMTA bounceCat, SES
+// bounceType, ...), kept as evidence, never as the answer.
+type SourceClassification struct {
+	Scheme string `json:"scheme,omitempty"`
+	Value  string `json:"value,omitempty"`
+}
+
+// Attempt is one delivery attempt to one recipient: the canonical event.
+// Fields after Metadata are derived at ingest.
+type Attempt struct {
+	EventID              string                `json:"event_id,omitempty"`
+	OccurredAt           time.Time             `json:"occurred_at"`
+	SentAt               time.Time             `json:"sent_at,omitzero"`
+	Recipient            string                `json:"recipient"`
+	Outcome              Outcome               `json:"outcome"`
+	Source               Source                `json:"source,omitzero"`
+	Sender               string                `json:"sender,omitempty"`
+	MessageID            string                `json:"message_id,omitempty"`
+	QueueID              string                `json:"queue_id,omitempty"`
+	CampaignID           string                `json:"campaign_id,omitempty"`
+	Tenant               string                `json:"tenant,omitempty"`
+	SendingIP            string                `json:"sending_ip,omitempty"`
+	Pool                 string                `json:"pool,omitempty"`
+	Attempt              int                   `json:"attempt,omitempty"`
+	SMTP                 SMTP                  `json:"smtp,omitzero"`
+	Diagnostic           string                `json:"diagnostic,omitempty"`
+	DelaySeconds         float64               `json:"delay_seconds,omitempty"`
+	SourceClassification *SourceClassification `json:"source_classification,omitempty"`
+	Metadata             map[string]string     `json:"metadata,omitempty"`
+
+	RecipientNorm   string   `json:"recipient_norm,omitempty"`
+	RecipientDomain string   `json:"recipient_domain,omitempty"`
+	Verdict         *Verdict `json:"verdict,omitempty"`
+}
+
+// SendKey identifies the send (one message to one recipient) this attempt
+// belongs to. Retries of the same message share it; the streak counts sends,
+// not attempts.
+func (a *Attempt) SendKey() string {
+	switch {
+	case a.MessageID != "":
+		return "m:" + a.MessageID
+	case a.QueueID != "":
+		return "q:" + a.Source.Host + ":" + a.QueueID
+	default:
+		return "e:" + a.EventID
+	}
+}
+
+// SendTime is when the message was first queued, falling back to the attempt
+// time when the source does not say: rates are grouped by it.
+func (a *Attempt) SendTime() time.Time {
+	if !a.SentAt.IsZero() {
+		return a.SentAt
+	}
+	return a.OccurredAt
+}
