@@ -1,0 +1,96 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// Limits from RFC 5321 §4.5.3.1.
+const (
+	maxLocalPart = 64
+	maxDomain    = 255
+	maxAddress   = 320
+)
+
+// NormaliseAddress returns the suppression key of an address and its domain:
+// the local part lower-cased, the domain lower-cased and IDNA-encoded to
+// A-labels (UTS #46), angle brackets and a trailing dot removed. Providers
+// treat local parts case-insensitively in practice, so two spellings of one
+// mailbox share one streak.
+func NormaliseAddress(addr string) (norm, domain string, err error) {
+	a := strings.TrimSpace(addr)
+	if strings.HasPrefix(a, "<") && strings.HasSuffix(a, ">") {
+		a = a[1 : len(a)-1]
+	}
+	if a == "" {
+		return "", "", errors.New("empty address")
+	}
+	if len(a) > maxAddress {
+		return "", "", fmt.Errorf("address is %d bytes, longer than %d", len(a), maxAddress)
+	}
+	if !utf8.ValidString(a) {
+		return "", "", errors.New("address is not valid UTF-8")
+	}
+	at := strings.LastIndexByte(a, '@')
+	if at <= 0 || at == len(a)-1 {
+		return "", "", fmt.Errorf("address %q has no local part or no domain", clip(a))
+	}
+	local, dom := a[:at], a[at+1:]
+	if err := checkLocal(local); err != nil {
+		return "", "", fmt.Errorf("address %q: %w", clip(a), err)
+	}
+	dom = strings.TrimSuffix(dom, ".")
+	if strings.HasPrefix(dom, "[") {
+		return "", "", fmt.Errorf("address %q: address literals are not supported as recipients", clip(a))
+	}
+	ascii, err := idna.Lookup.ToASCII(dom)
+	if err != nil {
+		return "", "", fmt.Errorf("address %q: domain: %w", clip(a), err)
+	}
+	ascii = strings.ToLower(ascii)
+	if len(ascii) > maxDomain || !strings.Contains(ascii, ".") {
+		return "", "", fmt.Errorf("address %q: domain %q is not a fully qualified name", clip(a), clip(ascii))
+	}
+	return strings.ToLower(local) + "@" + ascii, ascii, nil
+}
+
+// checkLocal accepts dot-atoms and quoted strings (RFC 5321 §4.1.2), UTF-8
+// included (RFC 6531), and refuses control characters anywhere: they are
+// never part of a real mailbox and are how hostile input hides.
+func checkLocal(l string) error {
+	if len(l) > maxLocalPart {
+		return fmt.Errorf("local part is %d bytes, longer than %d", len(l), maxLocalPart)
+	}
+	for _, r := range l {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return errors.New("local part contains a control character")
+		}
+	}
+	if l[0] == '"' {
+		if len(l) < 2 || l[len(l)-1] != '"' {
+			return errors.New("unterminated quoted local part")
+		}
+		return nil
+	}
+	if strings.ContainsAny(l, " \t\"(),:;<>@[\\]") {
+		return errors.New("local part contains characters only allowed when quoted")
+	}
+	if l[0] == '.' || l[len(l)-1] == '.' || strings.Contains(l, "..") {
+		return errors.New("local part has a misplaced dot")
+	}
+	return nil
+}
+
+// clip keeps error messages short and printable whatever the input was.
+func clip(s string) string { return clipTo(s, 80) }
+
+func clipTo(s string, max int) string {
+	if len(s) > max {
+		s = s[:max] + "…"
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

@@ -1,0 +1,117 @@
+// Package streak is the per-recipient decision core of SPEC §5 as a pure fold:
+// Apply(policy, state, event, offset) returns the next state and, when the
+// address's suppression changes, the record to publish. It reads no clock and
+// no Kafka or ClickHouse client, so windows, streaks, duplicates and replays
+// are table-tested and fuzzed in isolation.
+package streak
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/bounced-dev/bounced/processor/event"
+)
+
+// Action is what a verdict's label does to the recipient's state.
+type Action string
+
+// The actions of SPEC §5.
+const (
+	Suppress Action = "suppress" // suppress at the first event
+	Count    Action = "streak"   // a failed send counts toward the soft streak
+	Ignore   Action = "ignore"   // no effect on the recipient
+)
+
+// Policy holds the streak rules. The zero value means the defaults of SPEC §5.
+type Policy struct {
+	// SoftThreshold consecutive failed sends suppress the address. Default 3.
+	SoftThreshold int `koanf:"soft_threshold"`
+	// SoftWindow bounds the streak: sends whose first failure lies further
+	// back than this from the newest one drop out. Default 14 days.
+	SoftWindow time.Duration `koanf:"soft_window"`
+	// Labels overrides the action per label, e.g. {"greylisted": "streak"}.
+	Labels map[string]Action `koanf:"labels"`
+	// Evidence is how many events a suppression record keeps. Default 5.
+	Evidence int `koanf:"evidence"`
+}
+
+// Defaults of Policy.
+const (
+	DefaultSoftThreshold = 3
+	DefaultSoftWindow    = 14 * 24 * time.Hour
+	DefaultEvidence      = 5
+)
+
+// WithDefaults returns p with every unset field at its default.
+func (p Policy) WithDefaults() Policy {
+	if p.SoftThreshold == 0 {
+		p.SoftThreshold = DefaultSoftThreshold
+	}
+	if p.SoftWindow == 0 {
+		p.SoftWindow = DefaultSoftWindow
+	}
+	if p.Evidence == 0 {
+		p.Evidence = DefaultEvidence
+	}
+	return p
+}
+
+// Validate names the first setting that cannot work.
+func (p Policy) Validate() error {
+	if p.SoftThreshold < 0 || p.SoftThreshold > 100 {
+		return fmt.Errorf("policy.soft_threshold: %d is outside 1..100", p.SoftThreshold)
+	}
+	if p.SoftWindow < 0 || (p.SoftWindow > 0 && p.SoftWindow < time.Minute) {
+		return fmt.Errorf("policy.soft_window: %s is too short; use at least 1m (default 336h, 14 days)", p.SoftWindow)
+	}
+	if p.Evidence < 0 || p.Evidence > 50 {
+		return fmt.Errorf("policy.evidence: %d is outside 1..50", p.Evidence)
+	}
+	for l, a := range p.Labels {
+		if _, _, ok := event.Label(l).Taxonomy(); !ok {
+			return fmt.Errorf("policy.labels.%s: unknown label; labels are %s", l, labelList())
+		}
+		switch a {
+		case Suppress, Count, Ignore:
+		default:
+			return fmt.Errorf("policy.labels.%s: action %q is not one of suppress, streak, ignore", l, a)
+		}
+		if c, _, _ := event.Label(l).Taxonomy(); c == event.ClassDelivered {
+			return fmt.Errorf("policy.labels.%s: deliveries always reset the streak; no action can be set", l)
+		}
+	}
+	return nil
+}
+
+func labelList() string {
+	var s []string
+	for _, l := range event.Labels() {
+		s = append(s, string(l))
+	}
+	return strings.Join(s, ", ")
+}
+
+// Action returns what a verdict does under p.
+func (p Policy) Action(v event.Verdict) Action {
+	if v.Local {
+		// Our own MTA failed; the recipient is not to blame (SPEC §4).
+		return Ignore
+	}
+	if a, ok := p.Labels[string(v.Label)]; ok {
+		return a
+	}
+	switch v.Label {
+	case event.Greylisted, event.Suppressed:
+		// Greylisting is a deliberate first-attempt deferral. An upstream
+		// ESP's suppression is not new evidence about the address (SPEC §4).
+		return Ignore
+	}
+	switch v.Class {
+	case event.ClassHard, event.ClassComplaint:
+		return Suppress
+	case event.ClassSoft:
+		return Count
+	}
+	return Ignore
+}

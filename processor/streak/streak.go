@@ -1,0 +1,256 @@
+package streak
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/bounced-dev/bounced/processor/event"
+)
+
+// recentIDs is how many event ids per recipient the duplicate guard keeps.
+// Shippers and stage-1 replays re-send within seconds, so a handful of the
+// latest ids per recipient catches them without unbounded memory.
+const recentIDs = 4
+
+// State is everything bounced knows about one recipient. It is stored
+// absolute (never as a delta) in the compacted changelog, so a restore is a
+// plain read and replays can be recognised by LastOff.
+type State struct {
+	// LastOff is the input offset of the last event applied; an event at or
+	// below it is a replay after a crash and is skipped.
+	LastOff int64 `json:"off"`
+	// Recent holds hashes of the latest event ids, newest first.
+	Recent [recentIDs]uint64 `json:"recent"`
+	// LastDelivery is the newest delivery seen (Unix nanoseconds).
+	LastDelivery int64 `json:"delivered,omitempty"`
+	// Streak lists the failed sends of the current soft streak, oldest first.
+	Streak []Fail `json:"streak,omitempty"`
+	// Record is the address's current suppression; nil when not suppressed.
+	Record *event.Suppression `json:"record,omitempty"`
+}
+
+// Fail is one failed send in a soft streak.
+type Fail struct {
+	Send     uint64         `json:"send"` // hash of the send key (message × recipient)
+	At       int64          `json:"at"`   // Unix nanoseconds of the send's first soft failure
+	Evidence event.Evidence `json:"ev"`
+}
+
+// New returns the state of a recipient never seen before.
+func New() State { return State{LastOff: -1} }
+
+// Result tells the caller what an event did.
+type Result struct {
+	// Replay: the offset was applied before a crash; nothing happened.
+	Replay bool
+	// Duplicate: the event id was seen already; only LastOff moved.
+	Duplicate bool
+	// Publish: the suppression record changed; Record is the new value, nil
+	// for a tombstone (the address was lifted).
+	Publish bool
+	Record  *event.Suppression
+}
+
+// Apply folds one event at input offset off into s. It is deterministic:
+// every time it needs comes from the event. off < 0 disables the replay
+// guard (for callers outside Kafka). Apply takes ownership of s.
+func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
+	if p.SoftThreshold == 0 || p.SoftWindow == 0 || p.Evidence == 0 {
+		p = p.WithDefaults()
+	}
+	if off >= 0 && off <= s.LastOff {
+		return s, Result{Replay: true}
+	}
+	if off >= 0 {
+		s.LastOff = off
+	}
+	if id := xxhash.Sum64String(a.EventID); a.EventID != "" {
+		if slices.Contains(s.Recent[:], id) {
+			return s, Result{Duplicate: true}
+		}
+		copy(s.Recent[1:], s.Recent[:recentIDs-1])
+		s.Recent[0] = id
+	}
+	if a.Verdict == nil {
+		return s, Result{}
+	}
+	v := *a.Verdict
+	at := a.OccurredAt.UnixNano()
+	if v.Class == event.ClassDelivered {
+		s.LastDelivery = max(s.LastDelivery, at)
+		send := xxhash.Sum64String(a.SendKey())
+		// A delivery resets the streak: every failure before it, and the
+		// failed count of this very send whenever it was recorded.
+		s.Streak = slices.DeleteFunc(s.Streak, func(f Fail) bool { return f.At <= at || f.Send == send })
+		if len(s.Streak) == 0 {
+			s.Streak = nil
+		}
+		return s, Result{}
+	}
+	switch p.Action(v) {
+	case Suppress:
+		ev := evidence(a, v)
+		if s.Record != nil && !upgrades(s.Record, v) {
+			return s, Result{}
+		}
+		rec := &event.Suppression{
+			Address:    a.RecipientNorm,
+			Status:     event.StatusSuppressed,
+			Class:      v.Class,
+			Label:      v.Label,
+			Reason:     reasonFor(v, a, 0, p),
+			Rule:       v.Rule,
+			Since:      a.OccurredAt,
+			UpdatedAt:  a.OccurredAt,
+			Evidence:   trail(s, ev, p.Evidence),
+			SoftStreak: len(s.Streak),
+			Source:     event.OriginAuto,
+		}
+		if s.Record != nil {
+			rec.Since = s.Record.Since
+		}
+		s.Record, s.Streak = rec, nil
+		return s, Result{Publish: true, Record: rec}
+	case Count:
+		if s.Record != nil || at < s.LastDelivery {
+			// Already suppressed, or a delivery came after this failure.
+			return s, Result{}
+		}
+		send := xxhash.Sum64String(a.SendKey())
+		if slices.ContainsFunc(s.Streak, func(f Fail) bool { return f.Send == send }) {
+			return s, Result{} // a retry of a send already counted
+		}
+		s.Streak = append(s.Streak, Fail{Send: send, At: at, Evidence: evidence(a, v)})
+		slices.SortStableFunc(s.Streak, func(x, y Fail) int { return compare(x.At, y.At) })
+		newest := s.Streak[len(s.Streak)-1].At
+		cut := newest - int64(p.SoftWindow)
+		s.Streak = slices.DeleteFunc(s.Streak, func(f Fail) bool { return f.At < cut })
+		if len(s.Streak) < p.SoftThreshold {
+			return s, Result{}
+		}
+		rec := &event.Suppression{
+			Address:    a.RecipientNorm,
+			Status:     event.StatusSuppressed,
+			Class:      event.ClassSoft,
+			Label:      v.Label,
+			Reason:     reasonFor(v, a, len(s.Streak), p),
+			Rule:       v.Rule,
+			Since:      a.OccurredAt,
+			UpdatedAt:  a.OccurredAt,
+			Evidence:   trail(s, event.Evidence{}, p.Evidence),
+			SoftStreak: len(s.Streak),
+			Source:     event.OriginAuto,
+		}
+		s.Record, s.Streak = rec, nil
+		return s, Result{Publish: true, Record: rec}
+	}
+	return s, Result{}
+}
+
+// upgrades reports whether a hard or complaint verdict should replace the
+// reason of an existing suppression: a soft-streak suppression becomes a
+// hard one when the mailbox is later reported gone; other reasons stay.
+func upgrades(r *event.Suppression, v event.Verdict) bool {
+	return r.Source == event.OriginAuto && r.Class == event.ClassSoft && v.Class != event.ClassSoft
+}
+
+func compare(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func evidence(a *event.Attempt, v event.Verdict) event.Evidence {
+	text := a.SMTP.Text
+	if text == "" {
+		text = a.Diagnostic
+	}
+	const maxText = 300
+	if len(text) > maxText {
+		text = text[:maxText] + "…"
+	}
+	return event.Evidence{
+		At: a.OccurredAt, EventID: a.EventID, CampaignID: a.CampaignID, MessageID: a.MessageID,
+		Outcome: a.Outcome, Code: a.SMTP.Code, Enhanced: a.SMTP.Enhanced, Text: text,
+		Label: v.Label, Rule: v.Rule,
+	}
+}
+
+// trail lists the streak's evidence followed by last, keeping the newest n.
+func trail(s State, last event.Evidence, n int) []event.Evidence {
+	out := make([]event.Evidence, 0, len(s.Streak)+1)
+	for _, f := range s.Streak {
+		out = append(out, f.Evidence)
+	}
+	if !last.At.IsZero() {
+		out = append(out, last)
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return out
+}
+
+// reasonFor writes the one human sentence SPEC §5 asks for.
+func reasonFor(v event.Verdict, a *event.Attempt, streak int, p Policy) string {
+	reply := ""
+	switch {
+	case a.SMTP.Code != 0 && a.SMTP.Enhanced != "":
+		reply = fmt.Sprintf(" (%d %s)", a.SMTP.Code, a.SMTP.Enhanced)
+	case a.SMTP.Code != 0:
+		reply = fmt.Sprintf(" (%d)", a.SMTP.Code)
+	case a.SMTP.Enhanced != "":
+		reply = fmt.Sprintf(" (%s)", a.SMTP.Enhanced)
+	}
+	when := a.OccurredAt.UTC().Format(time.RFC3339)
+	if streak > 0 {
+		return fmt.Sprintf("%d consecutive sends failed within %s; the last failed at %s: %s%s [rule %s].",
+			streak, window(p.SoftWindow), when, describe(v.Label), reply, v.Rule)
+	}
+	if v.Class == event.ClassComplaint {
+		return fmt.Sprintf("The recipient reported a message as spam at %s [rule %s].", when, v.Rule)
+	}
+	return fmt.Sprintf("Hard bounce at %s: %s%s [rule %s].", when, describe(v.Label), reply, v.Rule)
+}
+
+func window(d time.Duration) string {
+	if d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
+}
+
+func describe(l event.Label) string {
+	switch l {
+	case event.MailboxUnknown:
+		return "the mailbox does not exist"
+	case event.MailboxInactive:
+		return "the mailbox is disabled or inactive"
+	case event.MailboxMoved:
+		return "the mailbox has moved"
+	case event.DomainUnknown:
+		return "the recipient domain does not exist or accepts no mail"
+	case event.Suppressed:
+		return "an upstream provider suppresses the address"
+	case event.MailboxFull:
+		return "the mailbox is full"
+	case event.RecipientFiltered:
+		return "the recipient's own filter refused the message"
+	case event.NetworkError:
+		return "the recipient's servers could not be reached"
+	case event.RemoteSystemError:
+		return "the recipient's mail system failed"
+	case event.LabelExpired:
+		return "the message expired in the queue"
+	case event.Unknown:
+		return "an unclassified failure"
+	}
+	return string(l)
+}
