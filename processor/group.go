@@ -1,0 +1,162 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/bounced-dev/bounced/broker"
+)
+
+// partitionWorker processes one owned partition until ctx (the generation)
+// ends, then drains and returns. offset is the committed offset or
+// kafka.FirstOffset.
+type partitionWorker func(ctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64)
+
+// runGroup joins a consumer group and runs a worker per owned partition for
+// every generation until ctx is cancelled. kafka-go waits for every worker to
+// return before it rejoins: that is where workers flush before revocation.
+func runGroup(ctx context.Context, conn *broker.Clients, id string, topics []string, sessionTimeout time.Duration,
+	log *slog.Logger, owned func(int), work partitionWorker) error {
+	g, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:                id,
+		Brokers:           conn.Brokers,
+		Dialer:            conn.Dialer,
+		Topics:            topics,
+		SessionTimeout:    sessionTimeout,
+		HeartbeatInterval: sessionTimeout / 5,
+		RebalanceTimeout:  30 * time.Second,
+		JoinGroupBackoff:  time.Second,
+		StartOffset:       kafka.FirstOffset,
+		Timeout:           10 * time.Second,
+		ErrorLogger:       kafka.LoggerFunc(func(msg string, args ...any) { log.Debug("group: " + fmt.Sprintf(msg, args...)) }),
+	})
+	if err != nil {
+		return fmt.Errorf("consumer group %s: %w", id, err)
+	}
+	stop := context.AfterFunc(ctx, func() { g.Close() })
+	defer stop()
+	defer g.Close()
+	for {
+		gen, err := g.Next(ctx)
+		switch {
+		case ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed):
+			owned(0)
+			return nil
+		case err != nil:
+			log.Warn("consumer group: joining failed; retrying", "group", id, "err", err)
+			continue
+		}
+		n := 0
+		for topic, parts := range gen.Assignments {
+			for _, p := range parts {
+				n++
+				topic, p := topic, p
+				gen.Start(func(gctx context.Context) { work(gctx, gen, topic, p.ID, p.Offset) })
+			}
+		}
+		owned(n)
+		log.Info("consumer group: generation started", "group", id, "generation", gen.ID, "member", gen.MemberID, "partitions", n)
+	}
+}
+
+// batcher reads one partition in batches bounded by size and time.
+type batcher struct {
+	r        *kafka.Reader
+	size     int
+	interval time.Duration
+}
+
+func newBatcher(conn *broker.Clients, topic string, partition int, offset int64, size int, interval time.Duration) (*batcher, error) {
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        conn.Brokers,
+		Dialer:         conn.Dialer,
+		Topic:          topic,
+		Partition:      partition,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        500 * time.Millisecond, // bounds Close() on revocation
+		QueueCapacity:  min(size, 10000),
+		ReadBackoffMin: 50 * time.Millisecond,
+		ReadBackoffMax: time.Second,
+	})
+	if offset < 0 {
+		offset = kafka.FirstOffset
+	}
+	if err := r.SetOffset(offset); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("seek %s/%d to %d: %w", topic, partition, offset, err)
+	}
+	return &batcher{r: r, size: size, interval: interval}, nil
+}
+
+// next fills buf with up to size records, returning when it is full, when
+// the interval since the first record passed, or when ctx ends. Errors
+// other than ctx's are returned after the records gathered so far.
+func (b *batcher) next(ctx context.Context, buf []kafka.Message) ([]kafka.Message, error) {
+	buf = buf[:0]
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for len(buf) < b.size {
+		m, err := b.r.FetchMessage(wctx)
+		if err != nil {
+			if wctx.Err() != nil {
+				return buf, nil // the window closed or the generation ended
+			}
+			return buf, err
+		}
+		if len(buf) == 0 {
+			t := time.AfterFunc(b.interval, cancel)
+			defer t.Stop()
+		}
+		buf = append(buf, m)
+	}
+	return buf, nil
+}
+
+func (b *batcher) lag() int64 { return b.r.Lag() }
+
+func (b *batcher) close() error { return b.r.Close() }
+
+// retry runs fn until it succeeds or ctx ends, backing off between tries.
+// Outputs must be durable before offsets move, so a failing sink stops the
+// partition here (backpressure) instead of buffering without bound.
+func retry(ctx context.Context, log *slog.Logger, onRetry func(), what string, fn func(context.Context) error) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w (gave up: %v)", what, err, ctx.Err())
+		}
+		onRetry()
+		log.Warn("flush step failed; retrying", "step", what, "attempt", attempt, "backoff", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (gave up: %v)", what, err, ctx.Err())
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// flushContext is the context a worker flushes under: not the generation's
+// (a flush that the revocation cancels half-way would waste the batch), but
+// one that outlives it by the drain timeout, and that a hard stop ends.
+func flushContext(hard, gctx context.Context, drain time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(hard)
+	stop := context.AfterFunc(gctx, func() {
+		t := time.AfterFunc(drain, cancel)
+		context.AfterFunc(ctx, func() { t.Stop() })
+	})
+	return ctx, func() { stop(); cancel() }
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,302 @@
+package processor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/bounced-dev/bounced/broker"
+	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/ingest"
+	"github.com/bounced-dev/bounced/processor/streak"
+	"github.com/bounced-dev/bounced/topics"
+)
+
+// Row is one attempt as stored, with the attempts-topic position it came
+// from (the effectively-once key of the ClickHouse sink).
+type Row struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Attempt   *event.Attempt
+}
+
+// Change is a suppression record to store; Record nil is a tombstone.
+// Version grows with every change of one address (it is the attempts-topic
+// offset that caused it, and an address lives on one partition).
+type Change struct {
+	Address string
+	Record  *event.Suppression
+	Version uint64
+}
+
+// Store is where stage 2 writes attempts and suppressions for analytics
+// (ClickHouse). WriteAttempts gets one partition's rows in offset order and
+// must skip rows it already holds, so a replay after a crash is harmless.
+type Store interface {
+	WriteAttempts(ctx context.Context, rows []Row) error
+	WriteSuppressions(ctx context.Context, changes []Change) error
+}
+
+// ControlHeader marks an operator command on the attempts topic; its value
+// is the streak.Op and the record value a streak.Control.
+const ControlHeader = "bounced-control"
+
+// Deps are the pipeline's collaborators.
+type Deps struct {
+	Conn     *broker.Clients
+	Ingester *ingest.Ingester
+	Store    Store
+	Metrics  *Metrics
+	Log      *slog.Logger
+}
+
+// Pipeline runs stage 1, stage 2 or both.
+type Pipeline struct {
+	cfg     Config
+	topics  topics.Config
+	policy  streak.Policy
+	deps    Deps
+	log     *slog.Logger
+	m       *Metrics
+	out     *kafka.Writer // keyed outputs: attempts, DLQ, suppressions
+	changes *kafka.Writer // state changelog, partition chosen explicitly
+	hard    context.Context
+}
+
+// New builds a pipeline; nothing connects until Run.
+func New(cfg Config, tc topics.Config, policy streak.Policy, deps Deps) (*Pipeline, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tc = tc.WithDefaults()
+	if err := tc.Validate(); err != nil {
+		return nil, err
+	}
+	if err := policy.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Conn == nil || deps.Ingester == nil || deps.Store == nil {
+		return nil, errors.New("processor: Conn, Ingester and Store are required")
+	}
+	if deps.Log == nil {
+		deps.Log = slog.New(slog.DiscardHandler)
+	}
+	if deps.Metrics == nil {
+		deps.Metrics = NewMetrics(nil)
+	}
+	p := &Pipeline{cfg: cfg, topics: tc, policy: policy.WithDefaults(), deps: deps, log: deps.Log, m: deps.Metrics}
+	p.out = newWriter(deps.Conn, &kafka.Murmur2Balancer{})
+	p.changes = newWriter(deps.Conn, kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return m.Partition }))
+	return p, nil
+}
+
+// NewWriter returns the synchronous, acks=all writer bounced produces with.
+// Keys are partitioned with murmur2, as Java clients do, so anyone can
+// compute which attempts partition owns an address.
+func NewWriter(conn *broker.Clients) *kafka.Writer { return newWriter(conn, &kafka.Murmur2Balancer{}) }
+
+func newWriter(conn *broker.Clients, b kafka.Balancer) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(conn.Brokers...),
+		Transport:    conn.Transport,
+		Balancer:     b,
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    10000,
+		BatchBytes:   16 << 20,
+		BatchTimeout: 2 * time.Millisecond,
+		MaxAttempts:  3,
+		WriteTimeout: 30 * time.Second,
+	}
+}
+
+// Run runs the configured stages until ctx is cancelled, then drains: each
+// partition worker flushes what it read, commits and leaves the group.
+// Drains are bounded by pipeline.drain_timeout.
+func (p *Pipeline) Run(ctx context.Context) error {
+	p.hard = context.WithoutCancel(ctx)
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	start := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	if p.cfg.Stage == "all" || p.cfg.Stage == "ingest" {
+		start("ingest", func(ctx context.Context) error {
+			return runGroup(ctx, p.deps.Conn, p.cfg.IngestGroup, p.topics.Input, p.cfg.SessionTimeout, p.log,
+				func(n int) { p.m.Owned.WithLabelValues("ingest").Set(float64(n)) }, p.ingestPartition)
+		})
+	}
+	if p.cfg.Stage == "all" || p.cfg.Stage == "decide" {
+		start("decide", func(ctx context.Context) error {
+			return runGroup(ctx, p.deps.Conn, p.cfg.DecideGroup, []string{p.topics.Attempts}, p.cfg.SessionTimeout, p.log,
+				func(n int) { p.m.Owned.WithLabelValues("decide").Set(float64(n)) }, p.decidePartition)
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return errors.Join(func() []error {
+		var all []error
+		for e := range errs {
+			all = append(all, e)
+		}
+		return all
+	}()...)
+}
+
+// Close releases the writers.
+func (p *Pipeline) Close() error {
+	return errors.Join(p.out.Close(), p.changes.Close())
+}
+
+// loop drives one partition: read a batch, hand it to flush, repeat, until
+// the generation ends. It never returns early on errors, because a worker
+// that returns ends the generation for the whole group.
+func (p *Pipeline) loop(gctx context.Context, stage, topic string, partition int, offset int64, flush func(context.Context, []kafka.Message) error) {
+	log := p.log.With("stage", stage, "topic", topic, "partition", partition)
+	var b *batcher
+	for b == nil {
+		var err error
+		if b, err = newBatcher(p.deps.Conn, topic, partition, offset, p.cfg.BatchSize, p.cfg.FlushInterval); err != nil {
+			log.Warn("cannot open partition; retrying", "err", err)
+			select {
+			case <-gctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	defer b.close()
+	lag := p.m.Lag.WithLabelValues(topic, strconv.Itoa(partition))
+	consumed := p.m.Consumed.WithLabelValues(stage)
+	var buf []kafka.Message
+	for {
+		msgs, err := b.next(gctx, buf)
+		if len(msgs) > 0 {
+			consumed.Add(float64(len(msgs)))
+			fctx, cancel := flushContext(p.hard, gctx, p.cfg.DrainTimeout)
+			t0 := time.Now()
+			ferr := flush(fctx, msgs)
+			cancel()
+			if ferr != nil {
+				// Nothing was committed: whoever owns the partition next
+				// replays the batch, and the outputs absorb the replay.
+				log.Error("flush abandoned; the batch will be replayed", "err", ferr)
+				return
+			}
+			p.m.BatchTime.WithLabelValues(stage).Observe(time.Since(t0).Seconds())
+			lag.Set(float64(b.lag()))
+		}
+		buf = msgs
+		if gctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			log.Warn("fetch failed; retrying", "err", err)
+			select {
+			case <-gctx.Done():
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func (p *Pipeline) commit(ctx context.Context, stage string, gen *kafka.Generation, topic string, partition int, next int64) error {
+	return retry(ctx, p.log, func() { p.m.Retries.WithLabelValues(stage, "commit").Inc() }, "commit", func(context.Context) error {
+		return gen.CommitOffsets(map[string]map[int]int64{topic: {partition: next}})
+	})
+}
+
+func (p *Pipeline) write(ctx context.Context, stage, step string, w *kafka.Writer, msgs []kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return retry(ctx, p.log, func() { p.m.Retries.WithLabelValues(stage, step).Inc() }, step, func(ctx context.Context) error {
+		return w.WriteMessages(ctx, msgs...)
+	})
+}
+
+// ingestPartition is stage 1 for one input partition.
+func (p *Pipeline) ingestPartition(gctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64) {
+	p.loop(gctx, "ingest", topic, partition, offset, func(ctx context.Context, msgs []kafka.Message) error {
+		out := make([]kafka.Message, 0, len(msgs))
+		var dlq []kafka.Message
+		for i := range msgs {
+			m := &msgs[i]
+			a, err := p.deps.Ingester.Decode(m.Value)
+			if err != nil {
+				dlq = append(dlq, p.dead("ingest", m, err))
+				continue
+			}
+			v, err := json.Marshal(&a)
+			if err != nil {
+				dlq = append(dlq, p.dead("ingest", m, fmt.Errorf("encode attempt: %w", err)))
+				continue
+			}
+			if a.Verdict != nil {
+				p.m.Classified.WithLabelValues(string(a.Verdict.Class), string(a.Verdict.Label)).Inc()
+			}
+			out = append(out, kafka.Message{Topic: p.topics.Attempts, Key: []byte(a.RecipientNorm), Value: v})
+		}
+		if err := p.write(ctx, "ingest", "attempts", p.out, out); err != nil {
+			return err
+		}
+		if err := p.write(ctx, "ingest", "dlq", p.out, dlq); err != nil {
+			return err
+		}
+		p.m.Attempts.Add(float64(len(out)))
+		return p.commit(ctx, "ingest", gen, topic, partition, msgs[len(msgs)-1].Offset+1)
+	})
+}
+
+// DLQ headers; the value is the original record (cut at dlqMaxBytes).
+const (
+	HeaderError     = "bounced.error"
+	HeaderReason    = "bounced.reason"
+	HeaderStage     = "bounced.stage"
+	HeaderTopic     = "bounced.source.topic"
+	HeaderPartition = "bounced.source.partition"
+	HeaderOffset    = "bounced.source.offset"
+	HeaderSize      = "bounced.original.size"
+	HeaderTruncated = "bounced.truncated"
+	dlqMaxBytes     = 256 << 10
+)
+
+func (p *Pipeline) dead(stage string, m *kafka.Message, err error) kafka.Message {
+	reason := "invalid"
+	var re *ingest.RecordError
+	if errors.As(err, &re) {
+		reason = re.Reason
+	}
+	p.m.DLQ.WithLabelValues(stage, reason).Inc()
+	val := m.Value
+	h := []kafka.Header{
+		{Key: HeaderError, Value: []byte(err.Error())},
+		{Key: HeaderReason, Value: []byte(reason)},
+		{Key: HeaderStage, Value: []byte(stage)},
+		{Key: HeaderTopic, Value: []byte(m.Topic)},
+		{Key: HeaderPartition, Value: []byte(strconv.Itoa(m.Partition))},
+		{Key: HeaderOffset, Value: []byte(strconv.FormatInt(m.Offset, 10))},
+		{Key: HeaderSize, Value: []byte(strconv.Itoa(len(m.Value)))},
+	}
+	if len(val) > dlqMaxBytes {
+		val = val[:dlqMaxBytes]
+		h = append(h, kafka.Header{Key: HeaderTruncated, Value: []byte("true")})
+	}
+	p.log.Debug("record sent to the DLQ", "stage", stage, "reason", reason, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+	return kafka.Message{Topic: p.topics.DLQ, Key: m.Key, Value: val, Headers: h}
+}
