@@ -1,0 +1,339 @@
+package classify
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/bounced-dev/bounced/processor/event"
+)
+
+func defaultClassifier(t testing.TB) *Classifier {
+	t.Helper()
+	c, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestClassify is one row per real diagnostic the rules rely on: the text
+// as servers send it (from the corpus or the providers' documented replies)
+// and the rule that must decide it.
+func TestClassify(t *testing.T) {
+	c := defaultClassifier(t)
+	tests := []struct {
+		name string
+		in   Input
+		rule string
+		want event.Label
+	}{
+		// Provider tier.
+		{"gmail does not exist", Input{Code: 550, Enhanced: "5.1.1", Text: "550-5.1.1 The email account that you tried to reach does not exist. Please try\n550-5.1.1 double-checking the recipient's email address for typos or\n550-5.1.1 unnecessary spaces. Learn more at\n550 5.1.1  https://support.google.com/mail/?p=NoSuchUser a1si123 - gsmtp"},
+			"provider.google.not_exist", event.MailboxUnknown},
+		{"trap: gmail 5.2.1 disabled", Input{Code: 550, Enhanced: "5.2.1", Text: "550-5.2.1 The email account that you tried to reach is disabled. Learn more at\n550 5.2.1  https://support.google.com/mail/?p=DisabledUser z1si - gsmtp"},
+			"provider.google.disabled", event.MailboxInactive},
+		{"trap: gmail 5.2.1 receiving at a rate", Input{Code: 550, Enhanced: "5.2.1", Text: "host alt1.gmail-smtp-in.l.google.com[74.125.127.27] said: The user you are trying to contact is receiving mail at a rate that prevents additional messages from being delivered. For more information, please visit https://support.google.com/mail/?p=ReceivingRate - gsmtp"},
+			"provider.google.rate", event.RateLimited},
+		{"gmail over quota", Input{Code: 552, Enhanced: "5.2.2", Text: "The recipient's inbox is out of storage space and inactive. Please direct the recipient to https://support.google.com/mail/?p=OverQuotaPerm c2-202229zmZBNM3agi23.222 - gsmtp"},
+			"provider.google.over_quota", event.MailboxFull},
+		{"gmail dmarc", Input{Code: 550, Enhanced: "5.7.26", Text: "Unauthenticated email from example.jp is not accepted due to domain's DMARC policy. Please contact the administrator of example.jp domain if this was a legitimate mail. Please visit https://support.google.com/mail/answer/2451690 - gsmtp"},
+			"provider.google.auth", event.AuthFailure},
+		{"gmail ptr", Input{Code: 550, Enhanced: "5.7.25", Text: "[192.0.2.202] The IP address sending this message does not have a PTR record setup, or the corresponding forward DNS entry does not point to the sending IP. As a policy, Gmail does not accept messages from IPs with missing PTR records. - gsmtp"},
+			"provider.google.ptr", event.SenderConfig},
+		{"gmail low reputation", Input{Code: 550, Enhanced: "5.7.1", Text: "[192.0.2.22 18] Our system has detected that this message is likely suspicious due to the very low reputation of the sending IP address. - gsmtp"},
+			"provider.google.reputation", event.SenderBlocked},
+		{"trap: microsoft 5.4.1 access denied", Input{Code: 550, Enhanced: "5.4.1", Text: "550 5.4.1 Recipient address rejected: Access denied. AS(201806281) [BL2NAM02FT061.eop-nam02.prod.protection.outlook.com]"},
+			"provider.microsoft.5_4_1", event.MailboxUnknown},
+		{"trap: 5.4.1 access denied without host names", Input{Text: "550 5.4.1 Recipient address rejected: Access denied"},
+			"text.recipient_access_denied_5_4_1", event.MailboxUnknown},
+		{"microsoft recipnotfound", Input{Text: "Remote Server returned '550 5.1.1 RESOLVER.ADR.RecipNotFound; not found'"},
+			"provider.microsoft.recipient_not_found", event.MailboxUnknown},
+		{"microsoft banned ip", Input{Code: 550, Enhanced: "5.7.606", Text: "550 5.7.606 Access denied, banned sending IP [198.51.100.222]. To request removal from this list please visit https://sender.office.com/ and follow the directions."},
+			"provider.microsoft.banned_ip", event.SenderBlocked},
+		{"microsoft ip reputation 4.7.650", Input{Code: 451, Enhanced: "4.7.650", Text: "host outlook-com.olc.protection.outlook.com[52.101.68.1] said: 451 4.7.650 The mail server [192.0.2.25] has been temporarily rate limited due to IP reputation."},
+			"provider.microsoft.banned_ip", event.SenderBlocked},
+		{"microsoft dmarc 5.7.509", Input{Code: 550, Enhanced: "5.7.509", Text: "550 5.7.509 Access denied, sending domain [EXAMPLE.JP] does not pass DMARC verification and has a DMARC policy of reject."},
+			"text.auth_failure", event.AuthFailure},
+		{"yahoo no account", Input{Code: 554, Text: "554 delivery error: dd This user doesn't have a yahoo.com account (nobody@yahoo.com) [0] - mta1061.mail.ne1.yahoo.com"},
+			"provider.yahoo.no_account", event.MailboxUnknown},
+		{"yahoo tss04", Input{Code: 421, Enhanced: "4.7.0", Text: "421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes"},
+			"provider.yahoo.deferred_volume", event.SenderBlocked},
+		{"yahoo policy", Input{Code: 554, Enhanced: "5.7.9", Text: "host mta5.am0.yahoodns.net[67.195.204.73] said: 554 5.7.9 Message not accepted for policy reasons. See https://postmaster.verizonmedia.com/error-codes (in reply to end of DATA command)"},
+			"text.policy", event.PolicyViolation},
+		{"icloud over quota", Input{Code: 552, Enhanced: "5.2.2", Text: "host mx02.mail.icloud.com[17.56.9.31] said: 552 5.2.2 <user@icloud.com>: user is over quota (in reply to RCPT TO command)"},
+			"text.mailbox_full", event.MailboxFull},
+		{"kddi filter after DATA", Input{Code: 550, Text: "host lsean.ezweb.ne.jp[27.85.176.228] said: 550 : User unknown (in reply to end of DATA command)"},
+			"provider.jp_mobile.filtered", event.RecipientFiltered},
+
+		// Text tier: the recipient.
+		{"postfix user unknown", Input{Text: "host mx.example.jp[192.0.2.22] said: 550 5.1.1 <kijitora@example.jp>: Recipient address rejected: User unknown in local recipient table (in reply to RCPT TO command)"},
+			"text.user_unknown", event.MailboxUnknown},
+		{"trap: user unknown with 4xx is hard", Input{Code: 450, Enhanced: "4.1.1", Text: "450 4.1.1 <kijitora@example.org>: Recipient address rejected: User unknown in virtual alias table"},
+			"text.user_unknown", event.MailboxUnknown},
+		{"exim no such user", Input{Text: "SMTP error from remote mail server after RCPT TO:<x@example.org>: 550 No such user here"},
+			"text.user_unknown", event.MailboxUnknown},
+		{"qmail no mailbox", Input{Text: "Sorry, no mailbox here by that name. (#5.1.1)"},
+			"text.user_unknown", event.MailboxUnknown},
+		{"hotmail mailbox unavailable", Input{Code: 550, Text: "550 Requested action not taken: mailbox unavailable (1914005592:...)"},
+			"text.mailbox_unavailable", event.MailboxUnknown},
+		{"mailbox unavailable with 450 is not hard", Input{Code: 450, Text: "450 Requested mail action not taken: mailbox unavailable"},
+			"code.4xx", event.Unknown},
+		{"trap: mailbox full with 5xx is soft", Input{Text: "550 5.2.2 <kijitora@example.co.jp>... Mailbox Full"},
+			"text.mailbox_full", event.MailboxFull},
+		{"dovecot quota at DATA", Input{Text: "host smtp3.example.com[private/dovecot-lmtp] said: 552 5.2.2 <neko@example.org> Quota exceeded (mailbox for user is full) (in reply to end of DATA command)"},
+			"text.mailbox_full", event.MailboxFull},
+		{"exchange storedrv full", Input{Code: 550, Enhanced: "5.2.2", Text: "#550 5.2.2 STOREDRV.Deliver: mailbox full. The following information should help identify the cause: \"MapiExceptionShutoffQuotaExceeded:00.00000\""},
+			"provider.microsoft.mailbox_full", event.MailboxFull},
+		{"insufficient storage", Input{Text: "452 Insufficient system storage"},
+			"text.mailbox_full", event.MailboxFull},
+		{"disabled recipient", Input{Text: "525 5.7.13 <neko@example.org>: Recipient address rejected: Disabled recipient address"},
+			"text.mailbox_inactive", event.MailboxInactive},
+		{"account closed", Input{Text: "550 <x@example.com>: Recipient address rejected: Account closed due to inactivity. No forwarding information is available."},
+			"text.mailbox_inactive", event.MailboxInactive},
+		{"moved", Input{Text: "550 5.1.6 address neko@cat.cat has been replaced by neko@example.jp"},
+			"text.mailbox_moved", event.MailboxMoved},
+		{"user unknown under 5.7.1 conflicts", Input{Text: "550 5.7.1 <x@sfr.fr>: Recipient address rejected: User unknown"},
+			"text.user_unknown_conflicting", event.RecipientFiltered},
+		{"blocked by the recipient", Input{Text: "You have been blocked by the recipient"},
+			"text.recipient_filtered", event.RecipientFiltered},
+
+		// Text tier: the domain.
+		{"postfix nxdomain", Input{Text: "Host or domain name not found. Name service error for name=neko.example.jp type=AAAA: Host not found"},
+			"text.domain_unknown", event.DomainUnknown},
+		{"postfix null mx", Input{Text: "an MX or SRV record indicated no SMTP service"},
+			"text.domain_unknown", event.DomainUnknown},
+		{"qmail no host", Input{Text: "Sorry, I couldn't find any host named cx.example.com. (#5.1.2)"},
+			"text.domain_unknown", event.DomainUnknown},
+		{"transient dns is not hard", Input{Text: "Name service error for domain example.com: Host not found, try again"},
+			"text.dns_transient", event.NetworkError},
+		{"sender domain at MAIL FROM", Input{Text: "SMTP error from remote mail server after MAIL FROM:<s@neko.example.com>: 550 5.1.7 No such domain neko.example.com."},
+			"text.sender_domain_unknown", event.SenderAddressRejected},
+
+		// Text tier: the sender and the message.
+		{"trap: spamhaus worded mailbox unavailable", Input{Code: 550, Enhanced: "5.1.1", Text: "550 5.1.1 Mailbox unavailable: client 192.0.2.1 blocked using zen.spamhaus.org"},
+			"text.blocklist", event.SenderBlocked},
+		{"sorbs", Input{Text: "Service unavailable; client [203.0.113.225] blocked using dnsbl.sorbs.net"},
+			"text.blocklist", event.SenderBlocked},
+		{"barracuda", Input{Text: "554 Service unavailable; Client host [192.0.2.1] blocked using b.barracudacentral.org; http://www.barracudanetworks.com/reputation/?pr=1&ip=192.0.2.1"},
+			"text.blocklist", event.SenderBlocked},
+		{"trap: sending quota is rate limiting", Input{Text: "554 You've reached your daily relay quota - 203.0.113.2"},
+			"text.sending_quota", event.RateLimited},
+		{"connection rate", Input{Text: "452 4.3.2 Connection rate limit exceeded. (in reply to MAIL FROM command)"},
+			"text.rate_limited", event.RateLimited},
+		{"too many connections", Input{Text: "421 Too many connections"},
+			"text.rate_limited", event.RateLimited},
+		{"try again later on 421", Input{Code: 421, Text: "421 Please try again later"},
+			"text.try_later", event.RateLimited},
+		{"postgrey", Input{Text: "450 4.2.0 <x@example.com>: Recipient address rejected: Greylisted, see http://postgrey.schweikert.ch/help/example.com.html"},
+			"text.greylisted", event.Greylisted},
+		{"spf", Input{Text: "550 5.1.0 192.0.2.222 is not allowed to send from <example.net> per it's SPF Record"},
+			"text.auth_failure", event.AuthFailure},
+		{"spam score", Input{Text: "554 5.7.1 Message scored too high on spam scale."},
+			"text.spam", event.SpamContent},
+		{"virus", Input{Text: "host 127.0.0.1[127.0.0.1] said: 550 Virus Detected; Content Rejected (in reply to end of DATA command)"},
+			"text.virus", event.VirusDetected},
+		{"too large", Input{Text: "552 5.2.3 Message size exceeds fixed maximum message size (10485760)"},
+			"text.too_large", event.MessageTooLarge},
+		{"relay denied", Input{Text: "554 5.7.1 <kijitora@example.org>: Relay access denied"},
+			"text.relay_denied", event.RelayDenied},
+		{"sender address rejected", Input{Text: "501 5.1.8 Sender address rejected"},
+			"text.sender_address", event.SenderAddressRejected},
+		{"sender verify", Input{Text: "550-Verification failed for <bounce@example.com>\n550 Sender verify failed"},
+			"text.sender_address", event.SenderAddressRejected},
+		{"starttls required", Input{Text: "538 5.7.10 STARTTLS is required to send mail"},
+			"text.sender_config", event.SenderConfig},
+		{"reverse dns", Input{Text: "550 5.7.1 Connections not accepted from servers without a valid sender domain. Fix reverse DNS for 203.0.113.2"},
+			"text.sender_config", event.SenderConfig},
+		{"multi-line gmail rfc 5322", Input{Text: "550-5.7.1 This message is not RFC 5322 compliant. There are multiple Subject\n550-5.7.1 headers. To reduce the amount of spam sent to Gmail, this message has\n550 5.7.1 been blocked. - gsmtp"},
+			"provider.google.rfc5322", event.ContentRejected},
+		{"local policy", Input{Text: "550 5.7.0 Local Policy Violation (in reply to end of DATA command)"},
+			"text.policy", event.PolicyViolation},
+
+		// Text tier: transport and our own MTA.
+		{"connection timed out", Input{Text: "connect to example.org[203.0.113.225]:25: Connection timed out"},
+			"text.network", event.NetworkError},
+		{"connection refused", Input{Text: "connect to mx.example.net[192.0.2.1]:25: Connection refused"},
+			"text.network", event.NetworkError},
+		{"retry timeout exceeded", Input{Text: "retry timeout exceeded"},
+			"text.expired", event.LabelExpired},
+		{"kumomta internal", Input{Text: "KumoMTA internal: failed to connect to any candidate hosts: all failed"},
+			"local.kumomta", event.NetworkError},
+		{"postfix suspended", Input{Text: "delivery temporarily suspended: connect to mx.example.com[192.0.2.1]:25: Connection timed out"},
+			"text.postfix_suspended", event.NetworkError},
+		{"exim retry time", Input{Text: "R=dnslookup T=remote_smtp defer (-53): retry time not reached for any host"},
+			"local.exim.retry", event.NetworkError},
+		{"exim errno", Input{Text: "R=dnslookup T=remote_smtp defer (-18): Remote host closed connection"},
+			"local.exim.errno", event.NetworkError},
+		{"mail loop", Input{Text: "554 5.4.6 Too many hops"},
+			"text.network", event.NetworkError},
+
+		// Non-bounces.
+		{"arf report", Input{Text: "This is an email abuse report for an email message received from IP 192.0.2.1 on Thu, 29 Apr 2015 23:34:45 +0000"},
+			"text.complaint", event.LabelComplaint},
+		{"out of office", Input{Text: "I am out of the office until 02/02/2018"},
+			"text.auto_reply", event.LabelAutoReply},
+		{"ses suppression list", Input{Text: "Amazon SES did not send the message to this address because it is on the suppression list for your account."},
+			"text.suppressed", event.Suppressed},
+
+		// Stage, enhanced and code tiers.
+		{"mail from bare", Input{Code: 550, Text: "550 Go away (in reply to MAIL FROM command)"},
+			"stage.mail_from", event.SenderAddressRejected},
+		{"command field", Input{Code: 554, Command: "MAIL FROM", Text: "554 Denied"},
+			"text.mail_from_denied", event.SenderAddressRejected},
+		{"data bare", Input{Code: 554, Command: "end of DATA", Text: "554 Rejected"},
+			"stage.data", event.ContentRejected},
+		{"enhanced only 5.1.1", Input{Code: 550, Enhanced: "5.1.1"},
+			"enhanced.5.1.1", event.MailboxUnknown},
+		{"enhanced only 5.7.1", Input{Code: 550, Enhanced: "5.7.1", Text: "Go away"},
+			"enhanced.x.7", event.PolicyViolation},
+		{"enhanced from text", Input{Text: "smtp; 550 5.1.1 <x@example.org>"},
+			"enhanced.5.1.1", event.MailboxUnknown},
+		{"enhanced 4.4.7", Input{Enhanced: "4.4.7"},
+			"enhanced.x.4.7", event.LabelExpired},
+		{"code disagrees with text", Input{Code: 250, Text: "552 Mailbox full"},
+			"text.mailbox_full", event.MailboxFull},
+		{"bare 5xx is not hard", Input{Code: 550},
+			"code.5xx", event.Unknown},
+		{"bare 4xx", Input{Code: 451, Text: "451 please"},
+			"code.4xx", event.Unknown},
+		{"nothing", Input{},
+			RuleDefault, event.Unknown},
+
+		// Outcomes and source classification.
+		{"delivered", Input{Outcome: event.Delivered, Code: 250, Text: "250 2.0.0 Ok: queued as 12345"},
+			RuleDelivered, event.LabelDelivered},
+		{"dropped", Input{Outcome: event.Dropped},
+			RuleDropped, event.Suppressed},
+		{"dropped with a bare code", Input{Outcome: event.Dropped, Code: 550},
+			RuleDropped, event.Suppressed},
+		{"expired", Input{Outcome: event.Expired},
+			RuleExpired, event.LabelExpired},
+		{"sendgrid spamreport", Input{SourceScheme: "sendgrid.event", SourceValue: "spamreport"},
+			RuleComplaint, event.LabelComplaint},
+		{"ses complaint", Input{SourceScheme: "ses.notificationType", SourceValue: "Complaint"},
+			RuleComplaint, event.LabelComplaint},
+	}
+	seen := map[string]bool{}
+	for _, tt := range tests {
+		if seen[tt.name] {
+			t.Fatalf("duplicate test name %q", tt.name)
+		}
+		seen[tt.name] = true
+		t.Run(tt.name, func(t *testing.T) {
+			got := c.Classify(tt.in)
+			if got.Rule != tt.rule || got.Label != tt.want {
+				t.Errorf("Classify = %s/%s, want %s/%s", got.Rule, got.Label, tt.rule, tt.want)
+			}
+			class, scope, _ := tt.want.Taxonomy()
+			if got.Class != class || got.Scope != scope {
+				t.Errorf("class/scope = %s/%s, want %s/%s", got.Class, got.Scope, class, scope)
+			}
+		})
+	}
+}
+
+func TestLocalFlag(t *testing.T) {
+	c := defaultClassifier(t)
+	for _, text := range []string{
+		"KumoMTA internal: failed to resolve MX",
+		"delivery temporarily suspended: connect to mx.example.com[192.0.2.1]:25: Connection timed out",
+		"R=dnslookup T=remote_smtp defer (-53): retry time not reached for any host",
+	} {
+		v := c.Classify(Input{Text: text})
+		if !v.Local || v.Class == event.ClassHard {
+			t.Errorf("%q: %+v, want a local, non-hard verdict", text, v)
+		}
+	}
+	if v := c.Classify(Input{Text: "550 5.1.1 User unknown"}); v.Local {
+		t.Errorf("remote reply marked local: %+v", v)
+	}
+}
+
+func TestAttempt(t *testing.T) {
+	c := defaultClassifier(t)
+	a := &event.Attempt{
+		Recipient:  "someone@Gmail.com",
+		Outcome:    event.Bounced,
+		SMTP:       event.SMTP{Code: 550, Enhanced: "5.2.1"},
+		Diagnostic: "The email account that you tried to reach is disabled.",
+	}
+	if v := c.Attempt(a); v.Rule != "provider.google.disabled" {
+		t.Errorf("Attempt: %+v, want provider.google.disabled via the recipient domain", v)
+	}
+	in := InputOf(&event.Attempt{Recipient: "x@example.org", SMTP: event.SMTP{Text: "550 User unknown"}, Diagnostic: "smtp; 550 User unknown"})
+	if in.Text != "smtp; 550 User unknown" || in.Domain != "example.org" {
+		t.Errorf("InputOf = %+v", in)
+	}
+	in = InputOf(&event.Attempt{SMTP: event.SMTP{Text: "550 rejected"}, Diagnostic: "user unknown in local table"})
+	if !strings.Contains(in.Text, "550 rejected") || !strings.Contains(in.Text, "user unknown") {
+		t.Errorf("InputOf did not join text and diagnostic: %q", in.Text)
+	}
+}
+
+func TestExtractCodes(t *testing.T) {
+	tests := []struct {
+		text string
+		code int
+		enh  string
+	}{
+		{"smtp; 550 5.1.1 user unknown", 550, "5.1.1"},
+		{"550-5.7.1 [192.0.2.1] blocked\n550 5.7.1 more", 550, "5.7.1"},
+		{"Diagnostic-Code: SMTP; 552 Requested mailbox exceeds quota.", 552, ""},
+		{"host mx3.qq.com[103.7.30.40] said: 550 DMARC check failed", 550, ""},
+		{"Sorry, I couldn't find any host named x. (#5.1.2)", 0, "5.1.2"},
+		{"X-Unix; 255", 0, ""},
+		{"delivery via mx[192.0.2.2]:25: 250 2.1.5 Ok", 250, "2.1.5"},
+		{"Thu, 29 Apr 2015 23:34:45 +0900 from 192.0.2.4", 0, ""},
+	}
+	for _, tt := range tests {
+		code, enh := extractCodes(tt.text)
+		got := ""
+		if enh.ok {
+			got = strings.Join([]string{itoa(enh.v[0]), itoa(enh.v[1]), itoa(enh.v[2])}, ".")
+		}
+		if code != tt.code || got != tt.enh {
+			t.Errorf("extractCodes(%q) = %d %q, want %d %q", tt.text, code, got, tt.code, tt.enh)
+		}
+	}
+}
+
+func itoa(n int16) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
+
+func TestClassifyDoesNotAllocate(t *testing.T) {
+	c := defaultClassifier(t)
+	in := Input{Code: 550, Text: "host mx.example.jp[192.0.2.22] said: 550-5.1.1 <kijitora@example.jp>: Recipient address rejected: User unknown in local recipient table (in reply to RCPT TO command)", Domain: "example.jp"}
+	c.Classify(in)
+	if n := testing.AllocsPerRun(100, func() { c.Classify(in) }); n != 0 {
+		t.Errorf("Classify allocates %v times per call", n)
+	}
+}
+
+func BenchmarkClassify(b *testing.B) {
+	data, err := os.ReadFile(corpusPath)
+	if err != nil {
+		b.Skipf("corpus not found: %v", err)
+	}
+	c := defaultClassifier(b)
+	var inputs []Input
+	var size int64
+	for i, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, "\t")
+		if i == 0 || len(f) < 5 {
+			continue
+		}
+		inputs = append(inputs, Input{Enhanced: f[3], Text: f[4]})
+		size += int64(len(f[4]))
+	}
+	b.SetBytes(size / int64(len(inputs)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		c.Classify(inputs[i%len(inputs)])
+	}
+}

@@ -1,0 +1,77 @@
+// Package classify assigns every delivery attempt one verdict of the SPEC §4
+// taxonomy ({class, label, scope, rule}), from the reply code, the RFC 3463
+// enhanced code, the reply text, the SMTP stage and the recipient domain.
+//
+// # Rules are data
+//
+// The rules live in rules.yaml, embedded in the binary (Default). A user's
+// rules file in the same format is validated by Load or LoadFile and laid
+// over the shipped rules by Merge: a user rule with an existing id replaces
+// that rule in place; a rule with a new id is appended, so it ranks after the
+// shipped rules of its tier. A rule:
+//
+//	rules:
+//	  - id: text.user_unknown        # dotted, stable; the verdict's rule
+//	    label: mailbox_unknown       # a SPEC §4 label; class and scope follow
+//	    local: false                 # true: our own MTA failed, never the recipient's fault
+//	    phrases: ["user unknown"]    # lower-case literals, any one must occur
+//	    all: ["recipient"]           # literals that must all occur too
+//	    regex: '\buser\b'            # RE2, case-insensitive, only after the literals hit
+//	    codes: [5xx, "421"]          # reply codes or classes (5xx, 55x)
+//	    enhanced: [5.1.1, 5.7.*]     # RFC 3463 codes, * per component
+//	    command: [RCPT]              # CONNECT, HELO, MAIL, RCPT, DATA
+//	    domains: [gmail.com]         # recipient domain suffixes    } provider
+//	    fingerprints: [gsmtp]        # provider literals in the text }
+//
+// Every field that is set must match; lists are any-of. Load rejects an
+// unknown field or label, a rule with no match field, an empty literal, a
+// regex without a literal or that does not compile, a bad code, enhanced or
+// command pattern, and a duplicate id, naming the rule's index, id and field.
+//
+// # Precedence
+//
+// SPEC §4 ranks the evidence; a rule's tier follows from the fields it sets,
+// so a rule cannot claim stronger evidence than it looks at:
+//
+//  1. provider: domains or fingerprints (Google, Microsoft, Yahoo, Apple, …)
+//  2. text: phrases or all
+//  3. stage: command (a MAIL FROM rejection is about the sender; after DATA
+//     about the message)
+//  4. enhanced: enhanced codes, with known provider deviations
+//  5. code: reply codes only, the weakest evidence
+//
+// The first tier with a matching rule decides, and within a tier the first
+// matching rule in file order. Within the text tier the shipped file puts
+// the rules that blame the sender or the message before those that blame
+// the recipient, so a blocklist rejection worded "mailbox unavailable" is
+// sender_blocked, never hard. Before the rules, outcome delivered gives
+// outcome.delivered and a source classification meaning a complaint gives
+// source.complaint; when nothing but a bare reply code (or nothing at all)
+// is known, outcome dropped gives outcome.dropped (suppressed) and outcome
+// expired gives outcome.expired. An input with no evidence is
+// default.unknown, which is soft: unknown is never hard on its own.
+//
+// # Matching cost
+//
+// New compiles every literal of every rule into one Aho-Corasick automaton
+// (a dense DFA over byte classes; ASCII case and whitespace are folded in
+// the class table). One pass over the text yields the literals present; only
+// rules triggered by a literal, plus the few rules that have none (stage,
+// enhanced and code rules, checked by integer comparison), are examined, and
+// a rule's regex runs only for those candidates. There is no loop of regular
+// expressions per event, and Classify does not allocate.
+//
+// # Inputs
+//
+// Code and Enhanced come from the event; when they are empty they are read
+// from the text (a code followed by an enhanced code, "550 5.1.1" or
+// "550-5.1.1", is preferred). The text is scanned as one line: runs of
+// whitespace count as one space and the "550-5.7.1 " prefixes of multi-line
+// replies are skipped. When the event does not name the SMTP command, it is
+// read from the text ("in reply to RCPT TO command", "after MAIL FROM",
+// "did not like our final DATA"). A code that disagrees with the text loses:
+// the text is stronger evidence.
+//
+// Stream is the `bounced classify` command; Eval measures the classifier on
+// the labelled corpus.
+package classify
