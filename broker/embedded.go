@@ -53,6 +53,10 @@ func StartEmbedded(cfg EmbeddedConfig, log *slog.Logger) (*Embedded, error) {
 			// Compact the changelog and suppression topics every minute
 			// rather than kfake's hourly default.
 			"log.cleaner.backoff.ms": "60000",
+			// Accept records up to 8 MiB so that oversized ones reach
+			// bounced and are dead-lettered with a reason, instead of
+			// being refused at produce time where nobody sees them.
+			"message.max.bytes": "8388608",
 		}),
 	}
 	if cfg.Partitions > 0 {

@@ -1,0 +1,215 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/spf13/pflag"
+
+	"github.com/bounced-dev/bounced/config"
+	"github.com/bounced-dev/bounced/demo"
+	"github.com/bounced-dev/bounced/processor"
+	"github.com/bounced-dev/bounced/processor/streak"
+	"github.com/bounced-dev/bounced/sinks/clickhouse/chtest"
+	"github.com/bounced-dev/bounced/sinks/suppressions"
+)
+
+// testConfig is a member on an embedded broker under dir and a fresh
+// ClickHouse database.
+func testConfig(t *testing.T, dir, chAddr, db string) *config.Config {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	config.Flags(fs)
+	err := fs.Parse([]string{
+		"--data_dir", dir, "--http.addr", "", "--clickhouse.addr", chAddr, "--clickhouse.database", db,
+		"--set", "kafka.embedded_addr=127.0.0.1:0", "--set", "kafka.partitions=3",
+		"--set", "pipeline.flush_interval=100ms", "--set", "log.level=warn",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(fs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func testIO() IO { return IO{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}} }
+
+// TestEndToEnd produces a generated stream with a known answer, malformed
+// records mixed in, through both stages on the embedded broker and the real
+// ClickHouse, and compares the compacted suppression topic and the
+// ClickHouse counts with the answer exactly.
+func TestEndToEnd(t *testing.T) {
+	chAddr, db := chtest.Database(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cfg := testConfig(t, t.TempDir(), chAddr, db)
+	stream, err := demo.Generate(demo.Tiny(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stream.Truth.Bad == 0 || len(stream.Truth.Suppressed) == 0 {
+		t.Fatalf("the stream must hold bad records and suppressions: %+v", stream.Truth)
+	}
+	n, err := startNode(ctx, cfg, testIO(), startEmbedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	if err := produce(ctx, n, stream.Records); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runUntilDrained(ctx, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	view := suppressions.NewView(n.e.conn, "bounced.suppressions", nil)
+	if err := view.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := verify(ctx, n, view, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+
+	// Every suppression explains itself.
+	for _, s := range view.All() {
+		if s.Reason == "" || s.Rule == "" || len(s.Evidence) == 0 || s.Since.IsZero() {
+			t.Errorf("unexplained suppression: %+v", s)
+		}
+	}
+
+	// The DLQ holds each bad record once, with its reason and position, and
+	// the original bytes.
+	dlq := readTopic(ctx, t, n, "bounced.dlq")
+	if len(dlq) != stream.Truth.Bad {
+		t.Errorf("DLQ holds %d records, want %d", len(dlq), stream.Truth.Bad)
+	}
+	for _, m := range dlq {
+		h := headers(m)
+		if h[processor.HeaderReason] == "" || h[processor.HeaderError] == "" || h[processor.HeaderTopic] != "bounced.input" || h[processor.HeaderOffset] == "" {
+			t.Errorf("DLQ record without its reason or position: %v", h)
+		}
+		if h[processor.HeaderTruncated] != "true" && h[processor.HeaderSize] != strconv.Itoa(len(m.Value)) {
+			t.Errorf("DLQ record is not the original: size header %s, value %d bytes", h[processor.HeaderSize], len(m.Value))
+		}
+	}
+
+	// An operator lifts one suppression: a tombstone on the topic, the
+	// address deleted in ClickHouse, and its state starts over.
+	var lifted string
+	for addr := range stream.Truth.Suppressed {
+		lifted = addr
+		break
+	}
+	w := processor.NewWriter(n.e.conn)
+	if _, err := suppressions.Send(ctx, w, "bounced.attempts", streak.OpLift, lifted, "test", "tester", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if _, err := runUntilDrained(ctx, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	view2 := suppressions.NewView(n.e.conn, "bounced.suppressions", nil)
+	if err := view2.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := view2.Get(lifted); ok || view2.Len() != len(stream.Truth.Suppressed)-1 {
+		t.Errorf("after lifting %s: still there %v, %d addresses", lifted, ok, view2.Len())
+	}
+	if _, ok, err := n.e.ch.Suppression(ctx, lifted); err != nil || ok {
+		t.Errorf("ClickHouse still holds the lifted %s (%v)", lifted, err)
+	}
+}
+
+// TestRestart stops the member half-way (a graceful stop) and starts a new
+// one on the same broker data and database: state comes back from the
+// changelog, the broker from disk, and the result is exactly the same.
+func TestRestart(t *testing.T) {
+	chAddr, db := chtest.Database(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	stream, err := demo.Generate(demo.Tiny(11))
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(stream.Records) / 2
+	var view *suppressions.View
+	var n *node
+	for i, part := range [][]demo.Record{stream.Records[:half], stream.Records[half:]} {
+		n, err = startNode(ctx, testConfig(t, dir, chAddr, db), testIO(), startEmbedded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := produce(ctx, n, part); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := runUntilDrained(ctx, n, nil); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			n.close()
+		}
+	}
+	defer n.close()
+	view = suppressions.NewView(n.e.conn, "bounced.suppressions", nil)
+	if err := view.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := verify(ctx, n, view, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+func readTopic(ctx context.Context, t *testing.T, n *node, topic string) []kafka.Message {
+	t.Helper()
+	parts, err := n.e.conn.Partitions(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []kafka.Message
+	for p := range parts {
+		end, err := n.e.conn.Scan(ctx, topic, p, func(int64, []byte, []byte) error { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end == 0 {
+			continue
+		}
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: n.e.conn.Brokers, Topic: topic, Partition: p, MaxWait: 200 * time.Millisecond})
+		for {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+			if m.Offset+1 >= end {
+				break
+			}
+		}
+		r.Close()
+	}
+	return out
+}
+
+func headers(m kafka.Message) map[string]string {
+	h := map[string]string{}
+	for _, x := range m.Headers {
+		h[x.Key] = string(x.Value)
+	}
+	return h
+}
+

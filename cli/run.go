@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/bounced-dev/bounced/api"
+	"github.com/bounced-dev/bounced/config"
+	"github.com/bounced-dev/bounced/processor"
+	"github.com/bounced-dev/bounced/processor/classify"
+	"github.com/bounced-dev/bounced/processor/ingest"
+	"github.com/bounced-dev/bounced/schemas"
+	"github.com/bounced-dev/bounced/sinks/suppressions"
+	"github.com/bounced-dev/bounced/topics"
+)
+
+func runCmd(ctx context.Context, io IO, args []string) error {
+	cfg, err := load(flags("run", io), args, io)
+	if err != nil {
+		return err
+	}
+	n, err := startNode(ctx, cfg, io, startEmbedded)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	return n.run(ctx)
+}
+
+// node is one running bounced: the pipeline, the suppression view and the
+// HTTP server, over an env. `run`, `demo` and `bench` share it.
+type node struct {
+	e       *env
+	p       *processor.Pipeline
+	view    *suppressions.View
+	reg     *prometheus.Registry
+	metrics *processor.Metrics
+	srv     *http.Server
+	ln      net.Listener
+}
+
+func loadClassifier(cfg *config.Config) (*classify.Classifier, error) {
+	rules, err := classify.DefaultRules()
+	if err != nil {
+		return nil, fmt.Errorf("built-in rules: %w", err)
+	}
+	if cfg.Classify.RulesFile != "" {
+		user, err := classify.LoadFile(cfg.Classify.RulesFile)
+		if err != nil {
+			return nil, fmt.Errorf("classify.rules_file: %w", err)
+		}
+		rules = classify.Merge(rules, user)
+	}
+	return classify.New(rules)
+}
+
+// startNode connects everything a member needs and verifies the topology,
+// but processes nothing until run.
+func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (_ *node, err error) {
+	e, err := newEnv(ctx, cfg, io, mode)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	if e.embedded != nil {
+		// The embedded broker is ours: create what is missing.
+		created, err := topics.Ensure(ctx, e.adm, cfg.Kafka.Topics, true)
+		if err != nil {
+			return nil, err
+		}
+		if len(created) > 0 {
+			e.log.Info("topics created", "topics", created)
+		}
+	} else if err := topics.Verify(ctx, e.adm, cfg.Kafka.Topics); err != nil {
+		return nil, err
+	}
+	if cfg.Pipeline.Stage != "ingest" {
+		if err := e.openClickHouse(ctx); err != nil {
+			return nil, err
+		}
+	}
+	cls, err := loadClassifier(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ing, err := ingest.New(cfg.Ingest, cls, schemas.Attempt)
+	if err != nil {
+		return nil, err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := processor.NewMetrics(reg)
+	var st processor.Store = noStore{}
+	if e.ch != nil {
+		st = store{e.ch}
+	}
+	p, err := processor.New(cfg.Pipeline, cfg.Kafka.Topics, cfg.Policy, processor.Deps{
+		Conn: e.conn, Ingester: ing, Store: st, Metrics: m, Log: e.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := &node{e: e, p: p, reg: reg, metrics: m, view: suppressions.NewView(e.conn, cfg.Kafka.Topics.Suppressions, e.log)}
+	if cfg.HTTP.Addr != "" {
+		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+		if err != nil {
+			p.Close()
+			return nil, fmt.Errorf("http.addr: %w", err)
+		}
+		n.ln = ln
+		n.srv = &http.Server{
+			Handler:           api.Handler(reg, n.view, n.ready, e.log),
+			ReadHeaderTimeout: 10 * time.Second,
+		}
+	}
+	return n, nil
+}
+
+// ready reports whether the member can do its work: ClickHouse answers.
+func (n *node) ready() error {
+	if n.e.ch == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := n.e.ch.Ping(ctx); err != nil {
+		return fmt.Errorf("clickhouse: %w", err)
+	}
+	return nil
+}
+
+// run processes until ctx is cancelled, then drains and returns.
+func (n *node) run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.p.Run(gctx) })
+	g.Go(func() error { return n.view.Follow(gctx) })
+	if n.srv != nil {
+		n.e.log.Info("http server listening", "addr", n.ln.Addr().String())
+		g.Go(func() error {
+			if err := n.srv.Serve(n.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http server: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-gctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return n.srv.Shutdown(sctx)
+		})
+	}
+	n.e.log.Info("bounced running", "stage", n.e.cfg.Pipeline.Stage, "input_topics", n.e.cfg.Kafka.Topics.WithDefaults().Input)
+	err := g.Wait()
+	n.e.log.Info("bounced stopped")
+	return err
+}
+
+func (n *node) close() {
+	n.p.Close()
+	n.e.close()
+}
+
+// noStore serves ingest-only members, which write nothing to ClickHouse.
+type noStore struct{}
+
+func (noStore) WriteAttempts(context.Context, []processor.Row) error        { return errors.New("no ClickHouse in an ingest-only member") }
+func (noStore) WriteSuppressions(context.Context, []processor.Change) error { return errors.New("no ClickHouse in an ingest-only member") }

@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/bounced-dev/bounced/processor"
+	"github.com/bounced-dev/bounced/processor/ingest"
+	"github.com/bounced-dev/bounced/processor/streak"
+	"github.com/bounced-dev/bounced/sinks/suppressions"
+)
+
+func suppressCmd(ctx context.Context, io IO, args []string) error {
+	const use = "bounced suppress get ADDRESS | lift ADDRESS [--reason R] | add ADDRESS [--reason R] | export [--format jsonl|csv]"
+	if len(args) == 0 {
+		return fmt.Errorf("%w: %s", ErrUsage, use)
+	}
+	sub := args[0]
+	fs := flags("suppress "+sub, io)
+	reason := fs.String("reason", "", "why (lift, add)")
+	format := fs.String("format", "jsonl", "export format: jsonl or csv")
+	cfg, err := load(fs, args[1:], io)
+	if err != nil {
+		return err
+	}
+	e, err := newEnv(ctx, cfg, io, dialEmbedded)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	tc := cfg.Kafka.Topics.WithDefaults()
+	view := suppressions.NewView(e.conn, tc.Suppressions, e.log)
+	who := os.Getenv("USER")
+	switch sub {
+	case "get":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%w: %s", ErrUsage, use)
+		}
+		norm, _, err := ingest.NormaliseAddress(fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		if err := view.Load(ctx); err != nil {
+			return err
+		}
+		rec, ok := view.Get(norm)
+		if !ok {
+			fmt.Fprintf(io.Out, "%s is not suppressed\n", norm)
+			return nil
+		}
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rec)
+	case "lift", "add":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%w: %s", ErrUsage, use)
+		}
+		op := streak.OpLift
+		if sub == "add" {
+			op = streak.OpSuppress
+		}
+		w := processor.NewWriter(e.conn)
+		defer w.Close()
+		norm, err := suppressions.Send(ctx, w, tc.Attempts, op, fs.Arg(0), *reason, who, time.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Out, "%s: %s queued; the member that owns the address applies it in order with its events\n", norm, sub)
+		return nil
+	case "export":
+		if err := view.Load(ctx); err != nil {
+			return err
+		}
+		return export(io, view, *format)
+	}
+	return fmt.Errorf("%w: unknown subcommand %q: %s", ErrUsage, sub, use)
+}
+
+func export(io IO, view *suppressions.View, format string) error {
+	switch format {
+	case "jsonl":
+		enc := json.NewEncoder(io.Out)
+		for _, r := range view.All() {
+			if err := enc.Encode(r); err != nil {
+				return err
+			}
+		}
+	case "csv":
+		fmt.Fprintln(io.Out, "address,status,class,label,rule,since,reason")
+		for _, r := range view.All() {
+			fmt.Fprintf(io.Out, "%s,%s,%s,%s,%s,%s,%s\n", csvField(r.Address), r.Status, r.Class, r.Label,
+				csvField(r.Rule), r.Since.Format(time.RFC3339), csvField(r.Reason))
+		}
+	default:
+		return fmt.Errorf("%w: --format %q is not jsonl or csv", ErrUsage, format)
+	}
+	return nil
+}
+
+func csvField(s string) string { return strconv.Quote(s) }
+
+func replayCmd(ctx context.Context, io IO, args []string) error {
+	fs := flags("replay", io)
+	reason := fs.String("reason", "", "only records refused for this reason (e.g. invalid_address)")
+	dry := fs.Bool("dry-run", false, "list what would be re-sent")
+	cfg, err := load(fs, args, io)
+	if err != nil {
+		return err
+	}
+	e, err := newEnv(ctx, cfg, io, dialEmbedded)
+	if err != nil {
+		return err
+	}
+	defer e.close()
+	tc := cfg.Kafka.Topics.WithDefaults()
+	n, err := e.conn.Partitions(ctx, tc.DLQ)
+	if err != nil {
+		return err
+	}
+	w := processor.NewWriter(e.conn)
+	defer w.Close()
+	sent, skipped := 0, 0
+	for p := range n {
+		// Scan gives key and value only; read headers with a Reader.
+		r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.conn.Brokers, Dialer: e.conn.Dialer, Topic: tc.DLQ, Partition: p, MaxWait: 500 * time.Millisecond})
+		end, err := e.conn.Scan(ctx, tc.DLQ, p, func(int64, []byte, []byte) error { return nil })
+		if err != nil {
+			r.Close()
+			return err
+		}
+		for r.Offset() < end {
+			m, err := r.FetchMessage(ctx)
+			if err != nil {
+				r.Close()
+				return err
+			}
+			h := map[string]string{}
+			for _, x := range m.Headers {
+				h[x.Key] = string(x.Value)
+			}
+			if (*reason != "" && h[processor.HeaderReason] != *reason) || h[processor.HeaderTruncated] == "true" || h[processor.HeaderTopic] == "" {
+				skipped++
+				if m.Offset+1 >= end {
+					break
+				}
+				continue
+			}
+			if *dry {
+				fmt.Fprintf(io.Out, "%s/%s@%s %s: %s\n", h[processor.HeaderTopic], h[processor.HeaderPartition], h[processor.HeaderOffset], h[processor.HeaderReason], h[processor.HeaderError])
+			} else if err := w.WriteMessages(ctx, kafka.Message{Topic: h[processor.HeaderTopic], Key: m.Key, Value: m.Value}); err != nil {
+				r.Close()
+				return err
+			}
+			sent++
+			if m.Offset+1 >= end {
+				break
+			}
+		}
+		r.Close()
+	}
+	fmt.Fprintf(io.Out, "replayed %d records, skipped %d (other reasons or truncated)\n", sent, skipped)
+	return nil
+}
