@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,7 @@ func benchCmd(ctx context.Context, io IO, args []string) error {
 	fs := flags("bench", io)
 	recipients := fs.Int("recipients", 20000, "distinct recipients in the generated stream (≈7 attempts each)")
 	seed := fs.Int64("seed", 1, "seed of the generated stream")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the end-to-end run to this file")
 	cfg, err := load(fs, args, io)
 	if err != nil {
 		return err
@@ -58,7 +60,19 @@ func benchCmd(ctx context.Context, io IO, args []string) error {
 
 	// 1. End to end: input → stage 1 → attempts → stage 2 → suppressions,
 	// changelog, ClickHouse, commits.
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	e2eTook, err := runUntilDrained(ctx, n, nil)
+	if *cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
 	if err != nil {
 		return err
 	}

@@ -212,4 +212,3 @@ func headers(m kafka.Message) map[string]string {
 	}
 	return h
 }
-

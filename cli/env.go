@@ -42,6 +42,9 @@ const (
 
 func newEnv(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (*env, error) {
 	e := &env{cfg: cfg, log: cfg.Logger(os.Stderr)}
+	for _, w := range cfg.Warnings {
+		e.log.Warn(w)
+	}
 	brokers := cfg.Kafka.Conn.Brokers
 	if cfg.Kafka.Conn.Embedded() {
 		switch mode {
@@ -118,6 +121,13 @@ func (e *env) close() {
 
 // store adapts the ClickHouse client to the pipeline's Store.
 type store struct{ c *clickhouse.Client }
+
+func (s store) Assign(ctx context.Context, topic string, partition int32) error {
+	_, err := s.c.Watermark(ctx, topic, partition)
+	return err
+}
+
+func (s store) Revoke(topic string, partition int32) { s.c.ForgetWatermark(topic, partition) }
 
 func (s store) WriteAttempts(ctx context.Context, rows []processor.Row) error {
 	out := make([]clickhouse.AttemptRow, len(rows))

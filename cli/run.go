@@ -175,5 +175,11 @@ func (n *node) close() {
 // noStore serves ingest-only members, which write nothing to ClickHouse.
 type noStore struct{}
 
-func (noStore) WriteAttempts(context.Context, []processor.Row) error        { return errors.New("no ClickHouse in an ingest-only member") }
-func (noStore) WriteSuppressions(context.Context, []processor.Change) error { return errors.New("no ClickHouse in an ingest-only member") }
+func (noStore) Assign(context.Context, string, int32) error { return nil }
+func (noStore) Revoke(string, int32)                        {}
+func (noStore) WriteAttempts(context.Context, []processor.Row) error {
+	return errors.New("no ClickHouse in an ingest-only member")
+}
+func (noStore) WriteSuppressions(context.Context, []processor.Change) error {
+	return errors.New("no ClickHouse in an ingest-only member")
+}

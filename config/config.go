@@ -55,6 +55,9 @@ type Config struct {
 	HTTP     HTTP     `koanf:"http"`
 	Classify Classify `koanf:"classify"`
 	Log      Log      `koanf:"log"`
+	// Warnings are problems that did not stop the load, such as BOUNCED_*
+	// environment variables that name no setting; commands log them.
+	Warnings []string `koanf:"-"`
 }
 
 // HTTP is the http.* section.
@@ -119,7 +122,7 @@ func defaults() map[string]any {
 		"pipeline.drain_timeout":   "20s",
 
 		"ingest.max_record_bytes": ingest.DefaultMaxRecordBytes,
-		"ingest.skip_schema":      false,
+		"ingest.validate_schema":  false,
 
 		"policy.soft_threshold": streak.DefaultSoftThreshold,
 		"policy.soft_window":    "14d",
@@ -170,7 +173,7 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 			return nil, err
 		}
 	}
-	var envErr error
+	var warnings []string
 	envKeys := map[string]string{}
 	for _, key := range known {
 		envKeys["BOUNCED_"+strings.ToUpper(strings.NewReplacer(".", "_").Replace(key))] = key
@@ -184,7 +187,9 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 				if m := mapKeyOfEnv(name); m != "" {
 					return m, value
 				}
-				envErr = errors.Join(envErr, fmt.Errorf("environment variable %s: no such setting", name))
+				// Not an error: other tools (our own scripts among them)
+				// use the BOUNCED_ prefix too. A typo still gets a warning.
+				warnings = append(warnings, fmt.Sprintf("environment variable %s names no setting; ignored", name))
 				return "", nil
 			}
 			if _, isSlice := k.Get(key).([]string); isSlice {
@@ -198,9 +203,6 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 	}), nil)
 	if err != nil {
 		return nil, err
-	}
-	if envErr != nil {
-		return nil, envErr
 	}
 	err = k.Load(posflag.ProviderWithFlag(fs, ".", k, func(f *pflag.Flag) (string, any) {
 		if !f.Changed || f.Name == "config" || f.Name == "set" {
@@ -231,7 +233,12 @@ func Load(fs *pflag.FlagSet, environ []string) (*Config, error) {
 			return nil, err
 		}
 	}
-	return decode(k)
+	c, err := decode(k)
+	if err != nil {
+		return nil, err
+	}
+	c.Warnings = warnings
+	return c, nil
 }
 
 func splitList(v string) []string {

@@ -38,6 +38,11 @@ func (p *Pipeline) decidePartition(gctx context.Context, gen *kafka.Generation, 
 		log.Info("state restored", "recipients", len(states), "changelog_records", n, "took", time.Since(t0).Round(time.Millisecond), "from_offset", offset)
 	}
 	defer func() { p.m.StateKeys.Sub(float64(len(states))) }()
+	if err := retry(gctx, log, func() { p.m.Retries.WithLabelValues("decide", "assign").Inc() }, "read back the store's watermark",
+		func(ctx context.Context) error { return p.deps.Store.Assign(ctx, topic, int32(partition)) }); err != nil {
+		return
+	}
+	defer p.deps.Store.Revoke(topic, int32(partition))
 
 	p.loop(gctx, "decide", topic, partition, offset, func(ctx context.Context, msgs []kafka.Message) error {
 		before := len(states)

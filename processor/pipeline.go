@@ -40,7 +40,12 @@ type Change struct {
 // Store is where stage 2 writes attempts and suppressions for analytics
 // (ClickHouse). WriteAttempts gets one partition's rows in offset order and
 // must skip rows it already holds, so a replay after a crash is harmless.
+// Assign is called when a worker takes a partition, before any write (the
+// store reads back what it holds, since another member may have written the
+// partition in between); Revoke when the worker lets it go.
 type Store interface {
+	Assign(ctx context.Context, topic string, partition int32) error
+	Revoke(topic string, partition int32)
 	WriteAttempts(ctx context.Context, rows []Row) error
 	WriteSuppressions(ctx context.Context, changes []Change) error
 }

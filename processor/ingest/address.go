@@ -52,10 +52,41 @@ func NormaliseAddress(addr string) (norm, domain string, err error) {
 		return "", "", fmt.Errorf("address %q: domain: %w", clip(a), err)
 	}
 	ascii = strings.ToLower(ascii)
-	if len(ascii) > maxDomain || !strings.Contains(ascii, ".") {
-		return "", "", fmt.Errorf("address %q: domain %q is not a fully qualified name", clip(a), clip(ascii))
+	if err := checkDomain(ascii); err != nil {
+		return "", "", fmt.Errorf("address %q: domain %q %w", clip(a), clip(ascii), err)
 	}
 	return strings.ToLower(local) + "@" + ascii, ascii, nil
+}
+
+// checkDomain wants a fully qualified host name in A-labels (RFC 1035
+// §2.3.1 with RFC 3696 §2's rule that a TLD is not all digits); the IDNA
+// lookup profile alone lets empty labels through.
+func checkDomain(d string) error {
+	if len(d) > maxDomain-2 {
+		return errors.New("is longer than 253 characters")
+	}
+	labels := strings.Split(d, ".")
+	if len(labels) < 2 {
+		return errors.New("is not a fully qualified name")
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > 63 {
+			return errors.New("has an empty or over-long label")
+		}
+		if l[0] == '-' || l[len(l)-1] == '-' {
+			return errors.New("has a label that starts or ends with '-'")
+		}
+		for i := 0; i < len(l); i++ {
+			c := l[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return fmt.Errorf("has a character %q not allowed in a host name", c)
+			}
+		}
+	}
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return errors.New("has an all-numeric top-level domain")
+	}
+	return nil
 }
 
 // checkLocal accepts dot-atoms and quoted strings (RFC 5321 §4.1.2), UTF-8

@@ -1,0 +1,68 @@
+package ingest
+
+import (
+	"unicode/utf8"
+
+	"github.com/bounced-dev/bounced/processor/event"
+)
+
+// checkLimits enforces the length and range limits of
+// schemas/attempt.schema.json on a decoded attempt. TestTypedMatchesSchema
+// keeps the two in step: change one, change both.
+func checkLimits(a *event.Attempt) error {
+	for _, f := range []struct {
+		name string
+		v    string
+		max  int
+	}{
+		{"event_id", a.EventID, 256},
+		{"recipient", a.Recipient, 320},
+		{"source.kind", a.Source.Kind, 64},
+		{"source.host", a.Source.Host, 255},
+		{"sender", a.Sender, 320},
+		{"message_id", a.MessageID, 998},
+		{"queue_id", a.QueueID, 256},
+		{"campaign_id", a.CampaignID, 256},
+		{"tenant", a.Tenant, 256},
+		{"sending_ip", a.SendingIP, 64},
+		{"pool", a.Pool, 256},
+		{"smtp.enhanced", a.SMTP.Enhanced, 16},
+		{"smtp.text", a.SMTP.Text, 65536},
+		{"smtp.command", a.SMTP.Command, 64},
+		{"smtp.remote_host", a.SMTP.RemoteHost, 255},
+		{"smtp.remote_ip", a.SMTP.RemoteIP, 64},
+		{"diagnostic", a.Diagnostic, 65536},
+	} {
+		// The schema counts characters; bytes bound them from above, so
+		// only long strings need counting.
+		if len(f.v) > f.max && utf8.RuneCountInString(f.v) > f.max {
+			return refuse(ReasonSchema, "/%s: longer than %d characters", f.name, f.max)
+		}
+	}
+	if n := utf8.RuneCountInString(a.Recipient); n < 3 {
+		return refuse(ReasonSchema, "/recipient: shorter than 3 characters")
+	}
+	if sc := a.SourceClassification; sc != nil {
+		if utf8.RuneCountInString(sc.Scheme) > 64 || utf8.RuneCountInString(sc.Value) > 256 {
+			return refuse(ReasonSchema, "/source_classification: scheme or value too long")
+		}
+	}
+	if a.Attempt < 0 || a.Attempt > 100000 {
+		return refuse(ReasonSchema, "/attempt: %d is outside 0..100000", a.Attempt)
+	}
+	if a.SMTP.Code < 0 || a.SMTP.Code > 599 {
+		return refuse(ReasonSchema, "/smtp/code: %d is outside 0..599", a.SMTP.Code)
+	}
+	if a.DelaySeconds < 0 {
+		return refuse(ReasonSchema, "/delay_seconds: negative")
+	}
+	if len(a.Metadata) > 64 {
+		return refuse(ReasonSchema, "/metadata: %d entries, at most 64", len(a.Metadata))
+	}
+	for k, v := range a.Metadata {
+		if utf8.RuneCountInString(v) > 4096 {
+			return refuse(ReasonSchema, "/metadata/%s: longer than 4096 characters", clip(k))
+		}
+	}
+	return nil
+}

@@ -1,0 +1,132 @@
+package clickhouse
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Defaults applied to zero fields of Config.
+const (
+	DefaultAddr        = "127.0.0.1:19000"
+	DefaultDatabase    = "bounced"
+	DefaultUsername    = "default"
+	DefaultDialTimeout = 10 * time.Second
+	DefaultBatchSize   = 10000
+	DefaultMaxConns    = 8
+
+	// MaxBatchSize bounds BatchSize below the server's max_insert_block_size
+	// (1,048,576) so one INSERT is one block: the server then writes it as a
+	// unit, which the offset watermark relies on.
+	MaxBatchSize = 1_000_000
+)
+
+// Config says where ClickHouse is and how to write to it. The zero value is
+// valid: a local server started by scripts/clickhouse.sh. Field tags are the
+// koanf keys under "clickhouse.".
+type Config struct {
+	// Addr is host:port of the native protocol (not HTTP). Default 127.0.0.1:19000.
+	Addr string `koanf:"addr"`
+	// Database holds bounced's tables; created when missing. Default "bounced".
+	Database string `koanf:"database"`
+	// Username defaults to "default".
+	Username string `koanf:"username"`
+	// Password is never logged. Default empty.
+	Password string `koanf:"password"`
+	// TLS enables TLS on the native connection (ClickHouse Cloud's 9440).
+	TLS bool `koanf:"tls"`
+	// TLSInsecureSkipVerify disables certificate verification; for tests only.
+	TLSInsecureSkipVerify bool `koanf:"tls_insecure_skip_verify"`
+	// DialTimeout bounds connecting and the handshake. Default 10s.
+	DialTimeout time.Duration `koanf:"dial_timeout"`
+	// BatchSize is the most rows one INSERT carries; larger inputs are split.
+	// Default 10000, at most MaxBatchSize.
+	BatchSize int `koanf:"batch_size"`
+	// MaxConns bounds open connections (one per concurrently writing
+	// partition is plenty). Default 8.
+	MaxConns int `koanf:"max_conns"`
+}
+
+// dbName is what ClickHouse accepts unquoted; anything else is more likely a
+// typo than an intended name, and it keeps the DDL free of quoting rules.
+var dbName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate reports the first invalid setting, naming its configuration key.
+// Zero values are valid: they mean the default.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr != "" {
+		host, port, err := net.SplitHostPort(c.Addr)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("clickhouse.addr: %q is not host:port: %w", c.Addr, err))
+		case host == "":
+			errs = append(errs, fmt.Errorf("clickhouse.addr: %q has no host", c.Addr))
+		default:
+			if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+				errs = append(errs, fmt.Errorf("clickhouse.addr: %q: port must be 1-65535 (the native protocol port, e.g. 9000 or 19000, not HTTP's 8123)", c.Addr))
+			}
+		}
+	}
+	if c.Database != "" && !dbName.MatchString(c.Database) {
+		errs = append(errs, fmt.Errorf("clickhouse.database: %q: use letters, digits and underscores, not starting with a digit", c.Database))
+	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.dial_timeout: %s is negative", c.DialTimeout))
+	}
+	if c.BatchSize < 0 || c.BatchSize > MaxBatchSize {
+		errs = append(errs, fmt.Errorf("clickhouse.batch_size: %d: must be between 1 and %d (0 = default %d)", c.BatchSize, MaxBatchSize, DefaultBatchSize))
+	}
+	if c.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.max_conns: %d is negative", c.MaxConns))
+	}
+	if c.TLSInsecureSkipVerify && !c.TLS {
+		errs = append(errs, errors.New("clickhouse.tls_insecure_skip_verify: set without clickhouse.tls"))
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults fills zero fields.
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Database == "" {
+		c.Database = DefaultDatabase
+	}
+	if c.Username == "" {
+		c.Username = DefaultUsername
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = DefaultBatchSize
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	return c
+}
+
+// LogValue implements slog.LogValuer so a logged Config never shows the password.
+func (c Config) LogValue() slog.Value {
+	pw := ""
+	if c.Password != "" {
+		pw = "REDACTED"
+	}
+	return slog.GroupValue(
+		slog.String("addr", c.Addr),
+		slog.String("database", c.Database),
+		slog.String("username", c.Username),
+		slog.String("password", pw),
+		slog.Bool("tls", c.TLS),
+		slog.Duration("dial_timeout", c.DialTimeout),
+		slog.Int("batch_size", c.BatchSize),
+		slog.Int("max_conns", c.MaxConns),
+	)
+}

@@ -1,0 +1,360 @@
+package clickhouse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/bounced-dev/bounced/processor/event"
+)
+
+// AttemptRow is one attempt with the Kafka position it was read from. The
+// position is stored with the row and is what makes inserts effectively-once.
+type AttemptRow struct {
+	Topic     string
+	Partition int32
+	Offset    int64
+	Attempt   *event.Attempt
+}
+
+// SuppressionRow is one record of the compacted suppressions topic.
+type SuppressionRow struct {
+	// Address is the record key, the normalised address.
+	Address string
+	// Record is the suppression; nil is a tombstone (the address was lifted).
+	Record *event.Suppression
+	// Version orders the writes for one address, highest wins (e.g. the
+	// suppressions topic offset). Re-writing the same version is harmless.
+	Version uint64
+}
+
+type partitionKey struct {
+	topic     string
+	partition int32
+}
+
+// attemptColumns is the explicit column list: 18.16 needs one for a batch
+// INSERT, and it leaves ingested_at to its DEFAULT.
+var attemptColumns = []string{
+	"event_id", "occurred_at", "sent_at", "recipient", "recipient_domain", "campaign_id", "tenant",
+	"sender", "message_id", "queue_id", "sending_ip", "pool", "source_kind", "source_host",
+	"outcome", "attempt", "smtp_code", "smtp_enhanced", "smtp_command", "remote_host", "diagnostic",
+	"class", "label", "scope", "rule", "local", "delay_seconds",
+	"src_topic", "src_partition", "src_offset",
+}
+
+var insertAttempts = "INSERT INTO attempts (" + strings.Join(attemptColumns, ", ") + ")"
+
+var suppressionColumns = []string{
+	"address", "domain", "status", "class", "label", "reason", "rule", "since", "updated_at",
+	"soft_streak", "source", "evidence", "deleted", "version",
+}
+
+var insertSuppressions = "INSERT INTO suppressions (" + strings.Join(suppressionColumns, ", ") + ")"
+
+// Watermark returns the highest offset stored for the topic-partition, or -1
+// when none is. It always asks the server and replaces the cached watermark
+// with the answer: call it on partition assignment, because while another
+// member owned the partition the cache went stale (see also ForgetWatermark).
+func (c *Client) Watermark(ctx context.Context, topic string, partition int32) (int64, error) {
+	wm, err := c.readWatermark(ctx, topic, partition)
+	if err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.watermarks[partitionKey{topic, partition}] = wm
+	c.mu.Unlock()
+	return wm, nil
+}
+
+func (c *Client) readWatermark(ctx context.Context, topic string, partition int32) (int64, error) {
+	var wm int64
+	// count() guards the empty case: max() of no rows is 0 on 18.16, not NULL.
+	var n uint64
+	err := c.conn.QueryRow(ctx,
+		"SELECT count(), max(src_offset) FROM attempts WHERE src_topic = ? AND src_partition = ?",
+		topic, partition).Scan(&n, &wm)
+	if err != nil {
+		return 0, fmt.Errorf("clickhouse watermark %s/%d: %w", topic, partition, err)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return wm, nil
+}
+
+// storedOffsets returns which offsets in [lo, hi] the partition already has.
+func (c *Client) storedOffsets(ctx context.Context, k partitionKey, lo, hi int64) (map[int64]bool, error) {
+	rows, err := c.conn.Query(ctx,
+		"SELECT DISTINCT src_offset FROM attempts WHERE src_topic = ? AND src_partition = ? AND src_offset >= ? AND src_offset <= ?",
+		k.topic, k.partition, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse stored offsets %s/%d: %w", k.topic, k.partition, err)
+	}
+	defer rows.Close()
+	have := map[int64]bool{}
+	for rows.Next() {
+		var o int64
+		if err := rows.Scan(&o); err != nil {
+			return nil, fmt.Errorf("clickhouse stored offsets %s/%d: %w", k.topic, k.partition, err)
+		}
+		have[o] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("clickhouse stored offsets %s/%d: %w", k.topic, k.partition, err)
+	}
+	return have, nil
+}
+
+// InsertAttempts writes rows of one topic-partition, given in strictly
+// ascending offset order, skipping those ClickHouse already has.
+//
+// With a cached watermark, rows at or below it are skipped. Without one (first
+// call for the partition, or after a failed insert) the watermark is read back
+// and, when the rows reach below it, the offsets actually stored in that range
+// are too: rows are skipped only if present. That also repairs an INSERT that
+// landed in part (a block spanning several monthly partitions is written part by
+// part), which a bare "offset <= max" test would turn into lost rows.
+//
+// Rows are sent in INSERTs of at most BatchSize rows; after each one the
+// watermark advances. An error is returned as is, never retried here: the
+// cached watermark is dropped so the caller's retry re-reads the server's state.
+func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	k := partitionKey{rows[0].Topic, rows[0].Partition}
+	for i, r := range rows {
+		switch {
+		case r.Topic != k.topic || r.Partition != k.partition:
+			return fmt.Errorf("clickhouse insert attempts: row %d is from %s/%d, row 0 from %s/%d: one topic-partition per call",
+				i, r.Topic, r.Partition, k.topic, k.partition)
+		case i > 0 && r.Offset <= rows[i-1].Offset:
+			return fmt.Errorf("clickhouse insert attempts %s/%d: row %d offset %d after %d: offsets must ascend",
+				k.topic, k.partition, i, r.Offset, rows[i-1].Offset)
+		case r.Offset < 0:
+			return fmt.Errorf("clickhouse insert attempts %s/%d: row %d: negative offset %d", k.topic, k.partition, i, r.Offset)
+		case r.Attempt == nil:
+			return fmt.Errorf("clickhouse insert attempts %s/%d: offset %d: nil attempt", k.topic, k.partition, r.Offset)
+		case !r.Attempt.Outcome.Valid():
+			return fmt.Errorf("clickhouse insert attempts %s/%d: offset %d: invalid outcome %q", k.topic, k.partition, r.Offset, r.Attempt.Outcome)
+		}
+	}
+
+	c.mu.Lock()
+	wm, cached := c.watermarks[k]
+	c.mu.Unlock()
+
+	var todo []AttemptRow
+	if cached {
+		todo = afterOffset(rows, wm)
+	} else {
+		var err error
+		if wm, err = c.readWatermark(ctx, k.topic, k.partition); err != nil {
+			return fmt.Errorf("clickhouse insert attempts: %w", err)
+		}
+		todo = rows
+		if rows[0].Offset <= wm {
+			have, err := c.storedOffsets(ctx, k, rows[0].Offset, min(wm, rows[len(rows)-1].Offset))
+			if err != nil {
+				return fmt.Errorf("clickhouse insert attempts: %w", err)
+			}
+			todo = make([]AttemptRow, 0, len(rows))
+			for _, r := range rows {
+				if !have[r.Offset] {
+					todo = append(todo, r)
+				}
+			}
+		}
+		c.setWatermark(k, wm)
+	}
+	if skipped := len(rows) - len(todo); skipped > 0 {
+		c.log.Debug("clickhouse attempts already stored, skipped",
+			"topic", k.topic, "partition", k.partition, "skipped", skipped, "watermark", wm)
+	}
+
+	for start := 0; start < len(todo); start += c.cfg.BatchSize {
+		chunk := todo[start:min(start+c.cfg.BatchSize, len(todo))]
+		if err := c.sendAttempts(ctx, chunk); err != nil {
+			// The INSERT may have landed (timeout after the server wrote it):
+			// forget what we think is stored and let the retry ask the server.
+			c.mu.Lock()
+			delete(c.watermarks, k)
+			c.mu.Unlock()
+			return fmt.Errorf("clickhouse insert attempts %s/%d offsets %d-%d: %w",
+				k.topic, k.partition, chunk[0].Offset, chunk[len(chunk)-1].Offset, err)
+		}
+		c.setWatermark(k, chunk[len(chunk)-1].Offset)
+	}
+	return nil
+}
+
+// setWatermark records wm for k unless a higher one is known.
+func (c *Client) setWatermark(k partitionKey, wm int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.watermarks[k]; !ok || wm > cur {
+		c.watermarks[k] = wm
+	}
+}
+
+// ForgetWatermark drops the cached watermark of a topic-partition. Call it when
+// the partition is revoked: another member may write to it before it comes
+// back, and a stale (low) cached watermark would let rows be written twice.
+func (c *Client) ForgetWatermark(topic string, partition int32) {
+	c.mu.Lock()
+	delete(c.watermarks, partitionKey{topic, partition})
+	c.mu.Unlock()
+}
+
+// afterOffset returns the suffix of ascending rows with offsets above wm.
+func afterOffset(rows []AttemptRow, wm int64) []AttemptRow {
+	for i, r := range rows {
+		if r.Offset > wm {
+			return rows[i:]
+		}
+	}
+	return nil
+}
+
+func (c *Client) sendAttempts(ctx context.Context, rows []AttemptRow) (err error) {
+	batch, err := c.conn.PrepareBatch(ctx, insertAttempts)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer func() {
+		if !batch.IsSent() {
+			err = errors.Join(err, batch.Abort())
+		}
+	}()
+	for _, r := range rows {
+		a := r.Attempt
+		var class, label, scope, rule string
+		var local uint8
+		if v := a.Verdict; v != nil {
+			class, label, scope, rule = string(v.Class), string(v.Label), string(v.Scope), v.Rule
+			if v.Local {
+				local = 1
+			}
+		}
+		recipient := a.RecipientNorm
+		if recipient == "" {
+			recipient = strings.ToLower(a.Recipient)
+		}
+		domain := a.RecipientDomain
+		if domain == "" {
+			domain = domainOf(recipient)
+		}
+		diagnostic := a.SMTP.Text
+		if diagnostic == "" {
+			diagnostic = a.Diagnostic
+		}
+		if err := batch.Append(
+			a.EventID, dateTime(a.OccurredAt), dateTime(a.SendTime()), recipient, domain, a.CampaignID, a.Tenant,
+			a.Sender, a.MessageID, a.QueueID, a.SendingIP, a.Pool, a.Source.Kind, a.Source.Host,
+			string(a.Outcome), clampU16(a.Attempt), clampU16(a.SMTP.Code), a.SMTP.Enhanced, a.SMTP.Command, a.SMTP.RemoteHost, diagnostic,
+			class, label, scope, rule, local, finite(a.DelaySeconds),
+			r.Topic, r.Partition, r.Offset,
+		); err != nil {
+			return fmt.Errorf("append offset %d: %w", r.Offset, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	return nil
+}
+
+// InsertSuppressions writes suppression records and tombstones. The table keeps
+// the highest Version per address (read with FINAL), so writing a record twice
+// is harmless and no watermark is needed.
+func (c *Client) InsertSuppressions(ctx context.Context, recs []SuppressionRow) error {
+	for start := 0; start < len(recs); start += c.cfg.BatchSize {
+		chunk := recs[start:min(start+c.cfg.BatchSize, len(recs))]
+		if err := c.sendSuppressions(ctx, chunk); err != nil {
+			return fmt.Errorf("clickhouse insert suppressions: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *Client) sendSuppressions(ctx context.Context, recs []SuppressionRow) (err error) {
+	batch, err := c.conn.PrepareBatch(ctx, insertSuppressions)
+	if err != nil {
+		return fmt.Errorf("prepare: %w", err)
+	}
+	defer func() {
+		if !batch.IsSent() {
+			err = errors.Join(err, batch.Abort())
+		}
+	}()
+	for _, r := range recs {
+		if r.Address == "" {
+			return errors.New("empty address")
+		}
+		s := r.Record
+		if s == nil {
+			// Tombstone: the times are left at the epoch rather than now, so
+			// a replayed tombstone writes the identical row.
+			err = batch.Append(r.Address, domainOf(r.Address), "", "", "", "", "", epoch, epoch,
+				uint32(0), "", "[]", uint8(1), r.Version)
+		} else {
+			evidence := []byte("[]")
+			if len(s.Evidence) > 0 {
+				if evidence, err = json.Marshal(s.Evidence); err != nil {
+					return fmt.Errorf("%s: encode evidence: %w", r.Address, err)
+				}
+			}
+			err = batch.Append(r.Address, domainOf(r.Address), string(s.Status), string(s.Class), string(s.Label),
+				s.Reason, s.Rule, dateTime(s.Since), dateTime(s.UpdatedAt), uint32(max(0, s.SoftStreak)),
+				string(s.Source), string(evidence), uint8(0), r.Version)
+		}
+		if err != nil {
+			return fmt.Errorf("append %s: %w", r.Address, err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return fmt.Errorf("send: %w", err)
+	}
+	return nil
+}
+
+var (
+	epoch       = time.Unix(0, 0).UTC()
+	maxDateTime = time.Unix(math.MaxUint32, 0).UTC()
+)
+
+// dateTime clamps t into DateTime's range (1970 to 2106): the driver would
+// silently wrap an out-of-range value, and an error would wedge the
+// partition on one bad event forever. A zero time becomes the epoch.
+func dateTime(t time.Time) time.Time {
+	switch {
+	case t.Before(epoch):
+		return epoch
+	case t.After(maxDateTime):
+		return maxDateTime
+	}
+	return t.UTC()
+}
+
+func clampU16(n int) uint16 {
+	return uint16(min(max(n, 0), math.MaxUint16))
+}
+
+func finite(f float64) float64 {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0
+	}
+	return f
+}
+
+func domainOf(addr string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		return strings.ToLower(addr[i+1:])
+	}
+	return ""
+}
