@@ -212,3 +212,90 @@ func headers(m kafka.Message) map[string]string {
 	}
 	return h
 }
+
+// TestRebalance adds a second member mid-stream and takes it away again
+// (a graceful leave): partitions move twice, each new owner restores state
+// from the changelog and ClickHouse's watermark, and the result is still
+// exactly the ground truth.
+func TestRebalance(t *testing.T) {
+	chAddr, db := chtest.Database(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	stream, err := demo.Generate(demo.Tiny(23))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := startNode(ctx, testConfig(t, t.TempDir(), chAddr, db), testIO(), startEmbedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.close()
+	actx, stopA := context.WithCancel(ctx)
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.run(actx) }()
+
+	third := len(stream.Records) / 3
+	if err := produce(ctx, a, stream.Records[:third]); err != nil {
+		t.Fatal(err)
+	}
+	bcfg := testConfig(t, t.TempDir(), chAddr, db)
+	bcfg.Kafka.Conn.Brokers = a.e.conn.Brokers
+	b, err := startNode(ctx, bcfg, testIO(), startEmbedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx, stopB := context.WithCancel(ctx)
+	bDone := make(chan error, 1)
+	go func() { bDone <- b.run(bctx) }()
+	if err := produce(ctx, a, stream.Records[third:2*third]); err != nil {
+		t.Fatal(err)
+	}
+	// Let b take partitions and work on them before it leaves.
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && gaugeSum(b, "bounced_partitions_owned") == 0 {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if gaugeSum(b, "bounced_partitions_owned") == 0 {
+		t.Fatal("the second member never got a partition")
+	}
+	time.Sleep(time.Second)
+	stopB()
+	if err := <-bDone; err != nil {
+		t.Fatal(err)
+	}
+	b.close()
+	if err := produce(ctx, a, stream.Records[2*third:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitDrained(ctx, a.e, nil); err != nil {
+		t.Fatal(err)
+	}
+	stopA()
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	view := suppressions.NewView(a.e.conn, "bounced.suppressions", nil)
+	if err := view.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	problems, err := verify(ctx, a, view, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+func gaugeSum(n *node, name string) float64 {
+	mfs, _ := n.reg.Gather()
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetGauge().GetValue()
+			}
+		}
+	}
+	return sum
+}
