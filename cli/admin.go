@@ -14,16 +14,12 @@ func topicsCmd(ctx context.Context, io IO, args []string) error {
 	fs := flags("topics", io)
 	verify := fs.Bool("verify", false, "only verify; create nothing")
 	createInput := fs.Bool("create-input", true, "also create missing input topics")
-	cfg, err := load(fs, args, io)
-	if err != nil {
-		return err
-	}
-	e, err := newEnv(ctx, cfg, io, dialEmbedded)
+	e, err := connect(ctx, fs, args, io)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	tc := cfg.Kafka.Topics.WithDefaults()
+	tc := e.cfg.Kafka.Topics.WithDefaults()
 	if !*verify {
 		created, err := topics.Ensure(ctx, e.adm, tc, *createInput)
 		for _, t := range created {

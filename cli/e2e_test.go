@@ -68,17 +68,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := runUntilDrained(ctx, n, nil); err != nil {
 		t.Fatal(err)
 	}
-	view := suppressions.NewView(n.e.conn, "bounced.suppressions", nil)
-	if err := view.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	problems, err := verify(ctx, n, view, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Error(p)
-	}
+	view := assertTruth(ctx, t, n, stream)
 
 	// Every suppression explains itself.
 	for _, s := range view.All() {
@@ -143,7 +133,6 @@ func TestRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	half := len(stream.Records) / 2
-	var view *suppressions.View
 	var n *node
 	for i, part := range [][]demo.Record{stream.Records[:half], stream.Records[half:]} {
 		n, err = startNode(ctx, testConfig(t, dir, chAddr, db), testIO(), startEmbedded)
@@ -161,7 +150,14 @@ func TestRestart(t *testing.T) {
 		}
 	}
 	defer n.close()
-	view = suppressions.NewView(n.e.conn, "bounced.suppressions", nil)
+	assertTruth(ctx, t, n, stream)
+}
+
+// assertTruth reads the suppression topic back as a table and fails the
+// test for every difference from the stream's ground truth.
+func assertTruth(ctx context.Context, t *testing.T, n *node, stream *demo.Stream) *suppressions.View {
+	t.Helper()
+	view := suppressions.NewView(n.e.conn, "bounced.suppressions", nil)
 	if err := view.Load(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -172,6 +168,7 @@ func TestRestart(t *testing.T) {
 	for _, p := range problems {
 		t.Error(p)
 	}
+	return view
 }
 
 func readTopic(ctx context.Context, t *testing.T, n *node, topic string) []kafka.Message {
@@ -274,17 +271,7 @@ func TestRebalance(t *testing.T) {
 	if err := <-aDone; err != nil {
 		t.Fatal(err)
 	}
-	view := suppressions.NewView(a.e.conn, "bounced.suppressions", nil)
-	if err := view.Load(ctx); err != nil {
-		t.Fatal(err)
-	}
-	problems, err := verify(ctx, a, view, stream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range problems {
-		t.Error(p)
-	}
+	assertTruth(ctx, t, a, stream)
 }
 
 func gaugeSum(n *node, name string) float64 {

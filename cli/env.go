@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -87,6 +88,16 @@ func newEnv(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (*en
 	}
 	e.adm = kadm.NewClient(e.kgo)
 	return e, nil
+}
+
+// connect loads the configuration of a command that talks to an existing
+// cluster (or a running member's embedded broker) and connects to it.
+func connect(ctx context.Context, fs *pflag.FlagSet, args []string, io IO) (*env, error) {
+	cfg, err := load(fs, args, io)
+	if err != nil {
+		return nil, err
+	}
+	return newEnv(ctx, cfg, io, dialEmbedded)
 }
 
 // openClickHouse connects and applies migrations.

@@ -25,16 +25,12 @@ func suppressCmd(ctx context.Context, io IO, args []string) error {
 	fs := flags("suppress "+sub, io)
 	reason := fs.String("reason", "", "why (lift, add)")
 	format := fs.String("format", "jsonl", "export format: jsonl or csv")
-	cfg, err := load(fs, args[1:], io)
-	if err != nil {
-		return err
-	}
-	e, err := newEnv(ctx, cfg, io, dialEmbedded)
+	e, err := connect(ctx, fs, args[1:], io)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	tc := cfg.Kafka.Topics.WithDefaults()
+	tc := e.cfg.Kafka.Topics.WithDefaults()
 	view := suppressions.NewView(e.conn, tc.Suppressions, e.log)
 	who := os.Getenv("USER")
 	switch sub {
@@ -109,16 +105,12 @@ func replayCmd(ctx context.Context, io IO, args []string) error {
 	fs := flags("replay", io)
 	reason := fs.String("reason", "", "only records refused for this reason (e.g. invalid_address)")
 	dry := fs.Bool("dry-run", false, "list what would be re-sent")
-	cfg, err := load(fs, args, io)
-	if err != nil {
-		return err
-	}
-	e, err := newEnv(ctx, cfg, io, dialEmbedded)
+	e, err := connect(ctx, fs, args, io)
 	if err != nil {
 		return err
 	}
 	defer e.close()
-	tc := cfg.Kafka.Topics.WithDefaults()
+	tc := e.cfg.Kafka.Topics.WithDefaults()
 	n, err := e.conn.Partitions(ctx, tc.DLQ)
 	if err != nil {
 		return err

@@ -193,6 +193,14 @@ func Verify(ctx context.Context, adm *kadm.Client, c Config) error {
 		if s.Partitions > 0 && len(d.Partitions) != s.Partitions {
 			probs = append(probs, Problem{s.Name, fmt.Sprintf("has %d partitions, kafka.partitions says %d", len(d.Partitions), s.Partitions)})
 		}
+		if s.Owned && c.Replication > 0 {
+			for _, p := range d.Partitions {
+				if len(p.Replicas) < c.Replication {
+					probs = append(probs, Problem{s.Name, fmt.Sprintf("partition %d has %d replicas, kafka.replication_factor says %d", p.Partition, len(p.Replicas), c.Replication)})
+					break
+				}
+			}
+		}
 	}
 	if len(present) > 0 {
 		rcs, err := adm.DescribeTopicConfigs(ctx, present...)

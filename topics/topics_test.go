@@ -59,7 +59,7 @@ func TestEnsureCreatesAndVerifies(t *testing.T) {
 func TestVerifyRefusesWrongTopics(t *testing.T) {
 	ctx := context.Background()
 	adm := admin(t)
-	cfg := Config{Input: []string{"mta.logs"}, Partitions: 4}
+	cfg := Config{Input: []string{"mta.logs"}, Partitions: 4, Replication: 3}
 	// A state topic that is not compacted and not co-partitioned, attempts
 	// that are compacted, and no input topic.
 	del := "delete"
@@ -70,10 +70,10 @@ func TestVerifyRefusesWrongTopics(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 4, -1, map[string]*string{"cleanup.policy": &compact}, "bounced.attempts"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Ensure(ctx, adm, cfg, false)
+	err := Verify(ctx, adm, cfg)
 	var te *Error
 	if !errors.As(err, &te) {
-		t.Fatalf("Ensure = %v, want a topics.Error", err)
+		t.Fatalf("Verify = %v, want a topics.Error", err)
 	}
 	msg := err.Error()
 	for _, want := range []string{
@@ -81,6 +81,8 @@ func TestVerifyRefusesWrongTopics(t *testing.T) {
 		`bounced.state: cleanup.policy is "delete", must be compact`,
 		"bounced.attempts: cleanup.policy is compact",
 		"mta.logs: missing",
+		"bounced.suppressions: missing",
+		"bounced.state: partition 0 has 1 replicas, kafka.replication_factor says 3",
 		"run `bounced topics`",
 	} {
 		if !strings.Contains(msg, want) {

@@ -1,6 +1,7 @@
 package streak
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -92,28 +93,10 @@ func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
 	}
 	switch p.Action(v) {
 	case Suppress:
-		ev := evidence(a, v)
 		if s.Record != nil && !upgrades(s.Record, v) {
 			return s, Result{}
 		}
-		rec := &event.Suppression{
-			Address:    a.RecipientNorm,
-			Status:     event.StatusSuppressed,
-			Class:      v.Class,
-			Label:      v.Label,
-			Reason:     reasonFor(v, a, 0, p),
-			Rule:       v.Rule,
-			Since:      a.OccurredAt,
-			UpdatedAt:  a.OccurredAt,
-			Evidence:   trail(s, ev, p.Evidence),
-			SoftStreak: len(s.Streak),
-			Source:     event.OriginAuto,
-		}
-		if s.Record != nil {
-			rec.Since = s.Record.Since
-		}
-		s.Record, s.Streak = rec, nil
-		return s, Result{Publish: true, Record: rec}
+		return suppress(p, s, a, v, v.Class, 0, evidence(a, v))
 	case Count:
 		if s.Record != nil || at < s.LastDelivery {
 			// Already suppressed, or a delivery came after this failure.
@@ -124,30 +107,39 @@ func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
 			return s, Result{} // a retry of a send already counted
 		}
 		s.Streak = append(s.Streak, Fail{Send: send, At: at, Evidence: evidence(a, v)})
-		slices.SortStableFunc(s.Streak, func(x, y Fail) int { return compare(x.At, y.At) })
-		newest := s.Streak[len(s.Streak)-1].At
-		cut := newest - int64(p.SoftWindow)
+		slices.SortStableFunc(s.Streak, func(x, y Fail) int { return cmp.Compare(x.At, y.At) })
+		cut := s.Streak[len(s.Streak)-1].At - int64(p.SoftWindow)
 		s.Streak = slices.DeleteFunc(s.Streak, func(f Fail) bool { return f.At < cut })
 		if len(s.Streak) < p.SoftThreshold {
 			return s, Result{}
 		}
-		rec := &event.Suppression{
-			Address:    a.RecipientNorm,
-			Status:     event.StatusSuppressed,
-			Class:      event.ClassSoft,
-			Label:      v.Label,
-			Reason:     reasonFor(v, a, len(s.Streak), p),
-			Rule:       v.Rule,
-			Since:      a.OccurredAt,
-			UpdatedAt:  a.OccurredAt,
-			Evidence:   trail(s, event.Evidence{}, p.Evidence),
-			SoftStreak: len(s.Streak),
-			Source:     event.OriginAuto,
-		}
-		s.Record, s.Streak = rec, nil
-		return s, Result{Publish: true, Record: rec}
+		return suppress(p, s, a, v, event.ClassSoft, len(s.Streak), event.Evidence{})
 	}
 	return s, Result{}
+}
+
+// suppress makes a the event that suppresses the address. streak is the
+// soft streak that completed (0 for a hard verdict); last is evidence to
+// add after the streak's own.
+func suppress(p Policy, s State, a *event.Attempt, v event.Verdict, class event.Class, streak int, last event.Evidence) (State, Result) {
+	rec := &event.Suppression{
+		Address:    a.RecipientNorm,
+		Status:     event.StatusSuppressed,
+		Class:      class,
+		Label:      v.Label,
+		Reason:     reasonFor(v, a, streak, p),
+		Rule:       v.Rule,
+		Since:      a.OccurredAt,
+		UpdatedAt:  a.OccurredAt,
+		Evidence:   trail(s, last, p.Evidence),
+		SoftStreak: len(s.Streak),
+		Source:     event.OriginAuto,
+	}
+	if s.Record != nil {
+		rec.Since = s.Record.Since // an upgrade keeps the original date
+	}
+	s.Record, s.Streak = rec, nil
+	return s, Result{Publish: true, Record: rec}
 }
 
 // upgrades reports whether a hard or complaint verdict should replace the
@@ -155,16 +147,6 @@ func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
 // hard one when the mailbox is later reported gone; other reasons stay.
 func upgrades(r *event.Suppression, v event.Verdict) bool {
 	return r.Source == event.OriginAuto && r.Class == event.ClassSoft && v.Class != event.ClassSoft
-}
-
-func compare(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func evidence(a *event.Attempt, v event.Verdict) event.Evidence {
