@@ -97,6 +97,18 @@ func benchCmd(ctx context.Context, io IO, args []string) error {
 	fmt.Fprintf(out, "%-52s %12.0f %10.2f\n", "end to end (both stages, Kafka + ClickHouse outputs)", e2e, e2eTook.Seconds())
 	fmt.Fprintf(out, "%-52s %12.0f %10.2f\n", "raw kafka-go consume of the input", consume, consumeTook.Seconds())
 	fmt.Fprintf(out, "%-52s %12.0f %10.2f\n", fmt.Sprintf("raw ClickHouse insert (%d-row batches, with MVs)", cfg.Pipeline.BatchSize), insert, insertTook.Seconds())
+	for _, st := range []string{"ingest", "decide"} {
+		count, sum := histogram(n, "bounced_flush_seconds", "stage", st)
+		if count > 0 {
+			fmt.Fprintf(out, "%s flushes: %d, %.1f ms each on average, %.2f s in all:", st, count, 1000*sum/float64(count), sum)
+			for _, step := range []string{"process", "produce", "clickhouse", "suppressions", "changelog", "commit"} {
+				if c, s := histogram2(n, "bounced_flush_step_seconds", st, step); c > 0 {
+					fmt.Fprintf(out, " %s %.2f s", step, s)
+				}
+			}
+			fmt.Fprintln(out)
+		}
+	}
 	fmt.Fprintf(out, "\nratios: end-to-end / raw consume = %.3f; end-to-end / raw insert = %.3f\n", e2e/consume, e2e/insert)
 	return nil
 }
@@ -186,4 +198,44 @@ func rawInsert(ctx context.Context, cfg *config.Config, stream *demo.Stream) (ti
 		}
 	}
 	return time.Since(t0), len(rows), nil
+}
+
+// histogram returns the count and sum of a histogram series from the node's
+// registry.
+func histogram(n *node, name, label, value string) (uint64, float64) {
+	mfs, _ := n.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+				}
+			}
+		}
+	}
+	return 0, 0
+}
+
+func histogram2(n *node, name, stage, step string) (uint64, float64) {
+	mfs, _ := n.reg.Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			ok := 0
+			for _, l := range m.GetLabel() {
+				if (l.GetName() == "stage" && l.GetValue() == stage) || (l.GetName() == "step" && l.GetValue() == step) {
+					ok++
+				}
+			}
+			if ok == 2 {
+				return m.GetHistogram().GetSampleCount(), m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return 0, 0
 }

@@ -116,7 +116,7 @@ func defaults() map[string]any {
 		"pipeline.stage":           "all",
 		"pipeline.ingest_group":    "bounced-ingest",
 		"pipeline.decide_group":    "bounced-decide",
-		"pipeline.batch_size":      5000,
+		"pipeline.batch_size":      10000,
 		"pipeline.flush_interval":  "1s",
 		"pipeline.session_timeout": "10s",
 		"pipeline.drain_timeout":   "20s",

@@ -15,7 +15,7 @@ type Config struct {
 	IngestGroup string `koanf:"ingest_group"`
 	DecideGroup string `koanf:"decide_group"`
 	// BatchSize is the most records a partition worker takes before it
-	// flushes. Default 5000.
+	// flushes. Default 10000.
 	BatchSize int `koanf:"batch_size"`
 	// FlushInterval is the longest a record waits before its batch is
 	// flushed. Default 1s.
@@ -39,7 +39,7 @@ func (c Config) WithDefaults() Config {
 		c.DecideGroup = "bounced-decide"
 	}
 	if c.BatchSize == 0 {
-		c.BatchSize = 5000
+		c.BatchSize = 10000
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = time.Second

@@ -65,6 +65,7 @@ type pending struct {
 }
 
 func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic string, partition int, states map[string]streak.State, msgs []kafka.Message) error {
+	step := p.stepTimer("decide")
 	rows := make([]Row, 0, len(msgs))
 	var pubs []pending
 	var dlq []kafka.Message
@@ -118,6 +119,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 		}
 	}
 
+	step("process")
 	// 1. Outputs: ClickHouse attempts (watermark-guarded), DLQ, suppressions.
 	if len(rows) > 0 {
 		if err := retry(ctx, p.log, func() { p.m.Retries.WithLabelValues("decide", "clickhouse_attempts").Inc() }, "clickhouse attempts",
@@ -125,6 +127,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 			return err
 		}
 	}
+	step("clickhouse")
 	if err := p.write(ctx, "decide", "dlq", p.out, dlq); err != nil {
 		return err
 	}
@@ -158,6 +161,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 		}
 	}
 
+	step("suppressions")
 	// 2. The changelog: absolute state with LastOff, co-partitioned.
 	if len(dirty) > 0 {
 		cl := make([]kafka.Message, 0, len(dirty))
@@ -174,8 +178,11 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 		}
 	}
 
+	step("changelog")
 	// 3. Only now the offset.
-	return p.commit(ctx, "decide", gen, topic, partition, msgs[len(msgs)-1].Offset+1)
+	err := p.commit(ctx, "decide", gen, topic, partition, msgs[len(msgs)-1].Offset+1)
+	step("commit")
+	return err
 }
 
 func header(m *kafka.Message, key string) string {

@@ -15,6 +15,7 @@ type Metrics struct {
 	Decisions   *prometheus.CounterVec   // suppression records published, by status and class
 	Lag         *prometheus.GaugeVec     // consumer lag by topic and partition
 	BatchTime   *prometheus.HistogramVec // flush latency by stage
+	StepTime    *prometheus.HistogramVec // flush latency by stage and step
 	Retries     *prometheus.CounterVec   // flush retries by stage and step
 	Owned       *prometheus.GaugeVec     // partitions owned by stage
 	StateKeys   prometheus.Gauge         // recipients held in memory
@@ -35,6 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Decisions:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_decisions_total", Help: "Suppression records published, by status and class (status lifted for tombstones)."}, []string{"status", "class"}),
 		Lag:         prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bounced_consumer_lag", Help: "Records behind the high watermark, by topic and partition."}, []string{"topic", "partition"}),
 		BatchTime:   prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bounced_flush_seconds", Help: "Time to flush one batch (outputs, changelog, commit).", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"stage"}),
+		StepTime:    prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "bounced_flush_step_seconds", Help: "Time of each step of a flush (process, clickhouse, suppressions, changelog, commit, ...).", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 18)}, []string{"stage", "step"}),
 		Retries:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_flush_retries_total", Help: "Flush steps retried, by stage and step."}, []string{"stage", "step"}),
 		Owned:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bounced_partitions_owned", Help: "Partitions this member owns, by stage."}, []string{"stage"}),
 		StateKeys:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "bounced_state_recipients", Help: "Recipients whose state this member holds."}),
@@ -42,7 +44,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Consumed, m.Attempts, m.Classified, m.DLQ, m.Skipped, m.Duplicates, m.Replays,
-			m.Decisions, m.Lag, m.BatchTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime)
+			m.Decisions, m.Lag, m.BatchTime, m.StepTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime)
 	}
 	return m
 }

@@ -220,6 +220,17 @@ func (p *Pipeline) loop(gctx context.Context, stage, topic string, partition int
 	}
 }
 
+// stepTimer returns a function that records the time since its previous
+// call (or since stepTimer) under the given step name.
+func (p *Pipeline) stepTimer(stage string) func(step string) {
+	last := time.Now()
+	return func(step string) {
+		now := time.Now()
+		p.m.StepTime.WithLabelValues(stage, step).Observe(now.Sub(last).Seconds())
+		last = now
+	}
+}
+
 func (p *Pipeline) commit(ctx context.Context, stage string, gen *kafka.Generation, topic string, partition int, next int64) error {
 	return retry(ctx, p.log, func() { p.m.Retries.WithLabelValues(stage, "commit").Inc() }, "commit", func(context.Context) error {
 		return gen.CommitOffsets(map[string]map[int]int64{topic: {partition: next}})
@@ -238,6 +249,7 @@ func (p *Pipeline) write(ctx context.Context, stage, step string, w *kafka.Write
 // ingestPartition is stage 1 for one input partition.
 func (p *Pipeline) ingestPartition(gctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64) {
 	p.loop(gctx, "ingest", topic, partition, offset, func(ctx context.Context, msgs []kafka.Message) error {
+		step := p.stepTimer("ingest")
 		out := make([]kafka.Message, 0, len(msgs))
 		var dlq []kafka.Message
 		for i := range msgs {
@@ -257,14 +269,18 @@ func (p *Pipeline) ingestPartition(gctx context.Context, gen *kafka.Generation, 
 			}
 			out = append(out, kafka.Message{Topic: p.topics.Attempts, Key: []byte(a.RecipientNorm), Value: v})
 		}
+		step("process")
 		if err := p.write(ctx, "ingest", "attempts", p.out, out); err != nil {
 			return err
 		}
 		if err := p.write(ctx, "ingest", "dlq", p.out, dlq); err != nil {
 			return err
 		}
+		step("produce")
 		p.m.Attempts.Add(float64(len(out)))
-		return p.commit(ctx, "ingest", gen, topic, partition, msgs[len(msgs)-1].Offset+1)
+		err := p.commit(ctx, "ingest", gen, topic, partition, msgs[len(msgs)-1].Offset+1)
+		step("commit")
+		return err
 	})
 }
 
