@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,13 +41,15 @@ func runCmd(ctx context.Context, io IO, args []string) error {
 // node is one running bounced: the pipeline, the suppression view and the
 // HTTP server, over an env. `run`, `demo` and `bench` share it.
 type node struct {
-	e       *env
-	p       *processor.Pipeline
-	view    *suppressions.View
-	reg     *prometheus.Registry
-	metrics *processor.Metrics
-	srv     *http.Server
-	ln      net.Listener
+	e         *env
+	rules     *classify.Live
+	rulesPoll time.Duration // how often the rules file is checked; default 2s
+	p         *processor.Pipeline
+	view      *suppressions.View
+	reg       *prometheus.Registry
+	metrics   *processor.Metrics
+	srv       *http.Server
+	ln        net.Listener
 }
 
 func loadClassifier(cfg *config.Config) (*classify.Classifier, error) {
@@ -95,7 +100,8 @@ func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (
 	if err != nil {
 		return nil, err
 	}
-	ing, err := ingest.New(cfg.Ingest, cls, schemas.Attempt)
+	live := classify.NewLive(cls)
+	ing, err := ingest.New(cfg.Ingest, live, schemas.Attempt)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +118,7 @@ func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (
 	if err != nil {
 		return nil, err
 	}
-	n := &node{e: e, p: p, reg: reg, metrics: m, view: suppressions.NewView(e.conn, cfg.Kafka.Topics.Suppressions, e.log)}
+	n := &node{e: e, rules: live, p: p, reg: reg, metrics: m, view: suppressions.NewView(e.conn, cfg.Kafka.Topics.Suppressions, e.log)}
 	if cfg.HTTP.Addr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 		if err != nil {
@@ -146,6 +152,7 @@ func (n *node) run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.p.Run(gctx) })
 	g.Go(func() error { return n.view.Follow(gctx) })
+	g.Go(func() error { n.watchRules(gctx); return nil })
 	if n.srv != nil {
 		n.e.log.Info("http server listening", "addr", n.ln.Addr().String())
 		g.Go(func() error {
@@ -165,6 +172,53 @@ func (n *node) run(ctx context.Context) error {
 	err := g.Wait()
 	n.e.log.Info("bounced stopped")
 	return err
+}
+
+// watchRules reloads the classifier rules on SIGHUP and when
+// classify.rules_file changes on disk. A file that does not load is logged
+// with what is wrong and the rules in use stay.
+func (n *node) watchRules(ctx context.Context) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	path := n.e.cfg.Classify.RulesFile
+	modTime := func() time.Time {
+		if path == "" {
+			return time.Time{}
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return time.Time{}
+		}
+		return st.ModTime()
+	}
+	last := modTime()
+	every := n.rulesPoll
+	if every == 0 {
+		every = 2 * time.Second
+	}
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-tick.C:
+			if m := modTime(); m.Equal(last) {
+				continue
+			} else {
+				last = m
+			}
+		}
+		cls, err := loadClassifier(n.e.cfg)
+		if err != nil {
+			n.e.log.Error("classifier rules not reloaded; the previous rules stay in use", "err", err)
+			continue
+		}
+		n.rules.Swap(cls)
+		n.e.log.Info("classifier rules reloaded", "rules", cls.Rules(), "file", path)
+	}
 }
 
 func (n *node) close() {
