@@ -71,14 +71,16 @@ func TestClassify(t *testing.T) {
 			"text.user_unknown", event.MailboxUnknown},
 		{"trap: user unknown with 4xx is hard", Input{Code: 450, Enhanced: "4.1.1", Text: "450 4.1.1 <kijitora@example.org>: Recipient address rejected: User unknown in virtual alias table"},
 			"text.user_unknown", event.MailboxUnknown},
-		{"exim no such user", Input{Text: "SMTP error from remote mail server after RCPT TO:<x@example.org>: 550 No such user here"},
-			"text.user_unknown", event.MailboxUnknown},
+		{"exim no such user after RCPT TO", Input{Text: "SMTP error from remote mail server after RCPT TO:<x@example.org>: 550 No such user here"},
+			"text.user_unknown.rcpt", event.MailboxUnknown},
 		{"qmail no mailbox", Input{Text: "Sorry, no mailbox here by that name. (#5.1.1)"},
 			"text.user_unknown", event.MailboxUnknown},
-		{"hotmail mailbox unavailable", Input{Code: 550, Text: "550 Requested action not taken: mailbox unavailable (1914005592:...)"},
-			"text.mailbox_unavailable", event.MailboxUnknown},
+		{"outlook.com mailbox unavailable 5.5.0", Input{Code: 550, Enhanced: "5.5.0", Domain: "hotmail.com", Text: "550 5.5.0 Requested action not taken: mailbox unavailable (1914005592:...)"},
+			"provider.microsoft.mailbox_unavailable", event.MailboxUnknown},
+		{"trap: bare mailbox unavailable is not hard", Input{Code: 550, Text: "550 Requested action not taken: mailbox unavailable"},
+			"text.user_unknown.generic", event.RecipientFiltered},
 		{"mailbox unavailable with 450 is not hard", Input{Code: 450, Text: "450 Requested mail action not taken: mailbox unavailable"},
-			"code.4xx", event.Unknown},
+			"text.user_unknown.generic", event.RecipientFiltered},
 		{"trap: mailbox full with 5xx is soft", Input{Text: "550 5.2.2 <kijitora@example.co.jp>... Mailbox Full"},
 			"text.mailbox_full", event.MailboxFull},
 		{"dovecot quota at DATA", Input{Text: "host smtp3.example.com[private/dovecot-lmtp] said: 552 5.2.2 <neko@example.org> Quota exceeded (mailbox for user is full) (in reply to end of DATA command)"},
@@ -94,7 +96,43 @@ func TestClassify(t *testing.T) {
 		{"moved", Input{Text: "550 5.1.6 address neko@cat.cat has been replaced by neko@example.jp"},
 			"text.mailbox_moved", event.MailboxMoved},
 		{"user unknown under 5.7.1 conflicts", Input{Text: "550 5.7.1 <x@sfr.fr>: Recipient address rejected: User unknown"},
-			"text.user_unknown_conflicting", event.RecipientFiltered},
+			"text.user_unknown.policy_code", event.RecipientFiltered},
+		{"trap: user unknown after DATA is a filter", Input{Text: "host mail.example.net[192.0.2.78] said: 550 Unknown user kijitora@example.net (in reply to end of DATA command)"},
+			"text.user_unknown.data", event.RecipientFiltered},
+		{"trap: bare user unknown is not hard", Input{Code: 550, Text: "550 user unknown"},
+			"text.user_unknown.generic", event.RecipientFiltered},
+		{"trap: user unknown with 4xx and nothing else is soft", Input{Text: "451 Invalid recipient <x@example.org>"},
+			"text.user_unknown.temporary", event.RecipientFiltered},
+		{"trap: user unknown with 4xx from postfix lookup is hard", Input{Code: 450, Text: "450 <x@example.org>: Recipient address rejected: User unknown in local recipient table"},
+			"text.user_unknown", event.MailboxUnknown},
+		{"sendmail user unknown with 5.1.1", Input{Text: "550 5.1.1 <kijitora@example.jp>... User unknown"},
+			"text.user_unknown.enhanced", event.MailboxUnknown},
+		{"trap: user unknown with 5.2.1 conflicts", Input{Text: "550 5.2.1 <kijitora@example.jp>... User Unknown"},
+			"text.user_unknown.conflicting", event.RecipientFiltered},
+		{"user unknown with 5.2.1 at RCPT is hard", Input{Text: "host mx.example.jp[203.0.113.22] said: 550 5.2.1 <kijitora@example.jp>... User Unknown (in reply to RCPT TO command)"},
+			"text.user_unknown.rcpt", event.MailboxUnknown},
+		{"qmail most progress was RCPT TO", Input{Text: "Sorry, no SMTP connection got far enough; most progress was RCPT TO response; remote host 192.0.2.32 said: 550 Unknown user kijitora@example.ne.jp . (#5.5.0)"},
+			"text.user_unknown.rcpt", event.MailboxUnknown},
+		{"postfix no valid recipients shows RCPT", Input{Text: "550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416 554 5.5.1 Error: no valid recipients"},
+			"text.user_unknown.rcpt", event.MailboxUnknown},
+		{"exchange 2003 unknown recipient", Input{Text: "Unknown Recipient"},
+			"text.user_unknown.lookup", event.MailboxUnknown},
+		{"yahoo dd through a relay", Input{Code: 554, Text: "192.0.2.123 554 delivery error: dd This user doesn't have a example.com account"},
+			"provider.yahoo.no_account", event.MailboxUnknown},
+		{"kddi names the address at RCPT", Input{Text: "550 <nobody@ezweb.ne.jp>: User unknown"},
+			"provider.kddi.unknown", event.MailboxUnknown},
+		{"kddi empty address is its filter", Input{Domain: "ezweb.ne.jp", Text: "550 : User unknown"},
+			"provider.kddi.filtered", event.RecipientFiltered},
+		{"gmail address not found notice", Input{Text: "** Address not found ** Your message wasn't delivered to x@example.it because the address couldn't be found. Check for typos or unnecessary spaces and try again."},
+			"text.user_unknown", event.MailboxUnknown},
+		{"sendmail mail.local unknown user", Input{Text: "mail.local: unknown user: kijitora 554 <kijitora@example.net>... Service unavailable"},
+			"text.user_unknown", event.MailboxUnknown},
+		{"procmail cannot write is the server", Input{Enhanced: "5.1.1", Text: "procmail: Couldn't create \"/var/spool/mail/neko\" id: r.example.org: No such user"},
+			"text.local_delivery_error", event.RemoteSystemError},
+		{"facebook RCP-P1 no account", Input{Text: "550 5.1.1 RCP-P1 http://postmaster.facebook.com/response_codes?ip=192.0.2.135#rcp Attempted to send to a non existent user"},
+			"provider.facebook.no_account", event.MailboxUnknown},
+		{"facebook RCP-P2 preferences", Input{Text: "550 5.1.1 RCP-P2 http://postmaster.facebook.com/response_codes?ip=192.0.2.135#rcp Refused due to recipient preferences"},
+			"provider.facebook.preferences", event.RecipientFiltered},
 		{"blocked by the recipient", Input{Text: "You have been blocked by the recipient"},
 			"text.recipient_filtered", event.RecipientFiltered},
 
@@ -102,7 +140,13 @@ func TestClassify(t *testing.T) {
 		{"postfix nxdomain", Input{Text: "Host or domain name not found. Name service error for name=neko.example.jp type=AAAA: Host not found"},
 			"text.domain_unknown", event.DomainUnknown},
 		{"postfix null mx", Input{Text: "an MX or SRV record indicated no SMTP service"},
-			"text.domain_unknown", event.DomainUnknown},
+			"text.domain_null_mx", event.DomainUnknown},
+		{"trap: recipient domain null MX under 4.0.0 is hard", Input{Enhanced: "4.0.0", Text: "DNS Error: 24275403 DNS type 'mx' lookup of example.org responded with code NOERROR The domain example.org doesn't receive email according to the administrator: returned Null MX"},
+			"text.domain_null_mx", event.DomainUnknown},
+		{"trap: NXDOMAIN our MTA calls temporary is not hard", Input{Enhanced: "4.0.0", Text: "** Address not found ** Your message wasn't delivered to x@example.jp because the domain example.jp couldn't be found. The response was: DNS Error: 80335577 DNS type 'mx' lookup of example.jp responded with code NXDOMAIN Domain name not found: example.jp"},
+			"text.domain_unknown.temporary", event.NetworkError},
+		{"trap: our MTA's name server failure is not hard", Input{Text: "Deferred: Name server: example.co.jp.: host name lookup failure"},
+			"text.dns_transient", event.NetworkError},
 		{"qmail no host", Input{Text: "Sorry, I couldn't find any host named cx.example.com. (#5.1.2)"},
 			"text.domain_unknown", event.DomainUnknown},
 		{"transient dns is not hard", Input{Text: "Name service error for domain example.com: Host not found, try again"},
@@ -113,6 +157,24 @@ func TestClassify(t *testing.T) {
 		// Text tier: the sender and the message.
 		{"trap: spamhaus worded mailbox unavailable", Input{Code: 550, Enhanced: "5.1.1", Text: "550 5.1.1 Mailbox unavailable: client 192.0.2.1 blocked using zen.spamhaus.org"},
 			"text.blocklist", event.SenderBlocked},
+		{"trap: blocklist hit carrying 5.1.1", Input{Code: 550, Enhanced: "5.1.1", Text: "550 5.1.1 Service unavailable; Client host [192.0.2.1] blocked using Barracuda Reputation"},
+			"text.blocklist", event.SenderBlocked},
+		{"trap: blocklist worded mailbox unavailable without codes", Input{Text: "550 Requested action not taken: mailbox unavailable. Your IP 192.0.2.1 is listed on bl.spamcop.net"},
+			"text.blocklist", event.SenderBlocked},
+		{"cox CDRBL at MAIL FROM", Input{Text: "host cxr.mx.a.cloudfilter.net[34.212.80.54] said: 550 5.1.0 <bounce@example.com> sender rejected. Refer to Error Codes section at https://www.cox.com/residential/support/email-error-codes.html for more information. AUP#CDRBL (in reply to MAIL FROM command)"},
+			"provider.cox.blocked", event.SenderBlocked},
+		{"orange service refuse at connect", Input{Text: "host smtp-in.orange.fr[193.252.22.65] refused to talk to me: 421 mwinf5c77 ME Service refuse. Veuillez essayer plus tard. Service refused, please try later. OFR_999 [999]"},
+			"provider.orange.blocked", event.SenderBlocked},
+		{"banner refused inside postfix suspension", Input{Text: "delivery temporarily suspended: host mfsmax.example.net[203.0.113.127] refused to talk to me: 421 Service not available, closing transmission channel"},
+			"text.banner_refused", event.SenderBlocked},
+		{"google groups non-member", Input{Text: "Hello x@example.jp, We're writing to let you know that the group you tried to contact (g) may not exist, or you may not have permission to post messages to the group. If you have questions related to this or any other Google Group, visit the Help Center at https://groups.google.com/support/."},
+			"provider.google.groups", event.SenderAddressRejected},
+		{"trap: sender verify failure mentioning unrouteable address", Input{Text: "550-Verification failed for <bounce@example.com>\n550-Unrouteable address\n550 Sender verify failed"},
+			"text.sender_address", event.SenderAddressRejected},
+		{"trap: tenant submission quota is not mailbox full", Input{Code: 550, Enhanced: "5.2.2", Text: "550 5.2.2 STOREDRV.Submission.Exception:SubmissionQuotaExceededException; Failed to process message due to a permanent exception with message Cannot submit message."},
+			"provider.microsoft.submission_quota", event.RateLimited},
+		{"trap: sending quota without provider names", Input{Code: 550, Text: "550 5.2.2 SubmissionQuotaExceededException: Cannot submit message."},
+			"text.sending_quota", event.RateLimited},
 		{"sorbs", Input{Text: "Service unavailable; client [203.0.113.225] blocked using dnsbl.sorbs.net"},
 			"text.blocklist", event.SenderBlocked},
 		{"barracuda", Input{Text: "554 Service unavailable; Client host [192.0.2.1] blocked using b.barracudacentral.org; http://www.barracudanetworks.com/reputation/?pr=1&ip=192.0.2.1"},
@@ -336,4 +398,55 @@ func BenchmarkClassify(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		c.Classify(inputs[i%len(inputs)])
 	}
+}
+
+// BenchmarkClassifyReply measures what production events carry: a single
+// reply line (smtp.text) with its code, not a whole DSN body. The replies
+// are the SMTP replies quoted in the corpus rows, cut at the end of the
+// first line that starts with a reply code.
+func BenchmarkClassifyReply(b *testing.B) {
+	data, err := os.ReadFile(corpusPath)
+	if err != nil {
+		b.Skipf("corpus not found: %v", err)
+	}
+	c := defaultClassifier(b)
+	var inputs []Input
+	var size int64
+	for i, line := range strings.Split(string(data), "\n") {
+		f := strings.Split(line, "\t")
+		if i == 0 || len(f) < 5 {
+			continue
+		}
+		text := replyOf(f[4])
+		if text == "" {
+			continue
+		}
+		inputs = append(inputs, Input{Enhanced: f[3], Text: text, Domain: "example.org"})
+		size += int64(len(text))
+	}
+	if len(inputs) == 0 {
+		b.Skip("no replies in the corpus")
+	}
+	b.SetBytes(size / int64(len(inputs)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		c.Classify(inputs[i%len(inputs)])
+	}
+}
+
+// replyOf returns the part of a corpus text from its first "4xx "/"5xx "
+// reply code on, at most 200 bytes: the shape of smtp.text.
+func replyOf(s string) string {
+	for i := 0; i+4 <= len(s); i++ {
+		if (s[i] == '4' || s[i] == '5') && isDigit(s[i+1]) && isDigit(s[i+2]) && (s[i+3] == ' ' || s[i+3] == '-') &&
+			(i == 0 || s[i-1] == ' ') {
+			s = s[i:]
+			if len(s) > 200 {
+				s = s[:200]
+			}
+			return s
+		}
+	}
+	return ""
 }

@@ -43,13 +43,46 @@
 // The first tier with a matching rule decides, and within a tier the first
 // matching rule in file order. Within the text tier the shipped file puts
 // the rules that blame the sender or the message before those that blame
-// the recipient, so a blocklist rejection worded "mailbox unavailable" is
-// sender_blocked, never hard. Before the rules, outcome delivered gives
-// outcome.delivered and a source classification meaning a complaint gives
-// source.complaint; when nothing but a bare reply code (or nothing at all)
-// is known, outcome dropped gives outcome.dropped (suppressed) and outcome
-// expired gives outcome.expired. An input with no evidence is
-// default.unknown, which is soft: unknown is never hard on its own.
+// the recipient, so a blocklist rejection worded "mailbox unavailable" or
+// carrying 5.1.1 is sender_blocked, never hard; and a sending "quota"
+// (Exchange SubmissionQuotaExceeded, "daily relay quota") is rate_limited
+// before the mailbox_full rule can see the word. Before the rules, outcome
+// delivered gives outcome.delivered and a source classification meaning a
+// complaint gives source.complaint; when nothing but a bare reply code (or
+// nothing at all) is known, outcome dropped gives outcome.dropped
+// (suppressed) and outcome expired gives outcome.expired. An input with no
+// evidence is default.unknown.
+//
+// # Weak evidence is never hard
+//
+// A hard verdict suppresses the recipient at once; a soft one counts toward
+// a streak that still suppresses a dead address after soft_threshold failed
+// sends (SPEC §5). Classifying a good recipient hard is the worst error, so
+// hard needs evidence that only a failed recipient lookup produces:
+//
+//   - The reply code's first digit is the weakest evidence and never makes
+//     anything hard: a bare 5xx is code.5xx, label unknown (soft); a 4xx
+//     with "User unknown" is not turned soft by its code when the text or
+//     the enhanced code proves the lookup (Postfix "User unknown in local
+//     recipient table" under 450, or 4.1.1).
+//   - "User unknown" wording is hard with corroboration: a reply that only a
+//     directory lookup produces (text.user_unknown), the RCPT TO stage
+//     (text.user_unknown.rcpt), or an X.1.x enhanced code
+//     (text.user_unknown.enhanced). After DATA (text.user_unknown.data), or
+//     under an X.2/X.3/X.7 code (text.user_unknown.conflicting,
+//     .policy_code), the recipient had been accepted or a policy spoke, so
+//     it is recipient_filtered (soft). The canonical wordings on their own
+//     ("User unknown", "No such user", "mailbox unavailable") are what
+//     content filters and carriers reuse to refuse a message, so alone they
+//     are soft too (text.user_unknown.generic).
+//   - A DNS failure is hard only when it is the recipient's domain's own
+//     answer not marked temporary (NXDOMAIN without a 4.x.x/4xx, RFC 7505 null
+//     MX); a lookup failure the reporting MTA calls temporary (4.x.x, 4xx,
+//     "Host not found, try again") and every failure of our own MTA
+//     (local: true rules) is transport, soft.
+//   - Provider rules encode the providers' documented deviations (Exchange
+//     Online 5.4.1 = recipient unknown, Gmail 5.2.1 = disabled or receiving
+//     too fast by its text), so they rank above everything else.
 //
 // # Matching cost
 //

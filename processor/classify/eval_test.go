@@ -30,18 +30,22 @@ func TestEvalCorpus(t *testing.T) {
 	}
 	t.Log("\n" + buf.String())
 
-	// Floors we reach today; raise them as the rules improve. The corpus
-	// labels come from a classifier that saw the whole DSN, and about 40
-	// rows it calls filtered or network say "user unknown" or NXDOMAIN in
-	// the text, which SPEC §4 makes hard: those are the false-hard rows.
-	if got := rep.ClassAccuracy(); got < 0.87 {
-		t.Errorf("class accuracy %.3f below floor 0.87", got)
+	// The issue's targets are class >= 0.95, label >= 0.90 and false-hard
+	// <= 0.005. False-hard is met; the accuracy floors are what the rules
+	// reach without string-specific rules. The rows left wrong are pairs
+	// with the same text and opposite labels (Sisimai decided them from
+	// the DSN's SMTP command, which the text does not carry), samples that
+	// name no reason at all ("Delivery to the following recipient failed
+	// permanently"), and labels SPEC §4 rejects (a blocklist or relay
+	// refusal called hard): see the report this test logs.
+	if got := rep.ClassAccuracy(); got < 0.925 {
+		t.Errorf("class accuracy %.3f below floor 0.925 (issue target 0.95)", got)
 	}
-	if got := rep.LabelAccuracy(); got < 0.78 {
-		t.Errorf("label accuracy %.3f below floor 0.78", got)
+	if got := rep.LabelAccuracy(); got < 0.84 {
+		t.Errorf("label accuracy %.3f below floor 0.84 (issue target 0.90)", got)
 	}
-	if got := rep.FalseHardRate(); got > 0.075 {
-		t.Errorf("false-hard rate %.3f above ceiling 0.075", got)
+	if got := rep.FalseHardRate(); got > 0.005 {
+		t.Errorf("false-hard rate %.4f above the issue's ceiling 0.005", got)
 	}
 	if rep.Skipped != 30 {
 		t.Errorf("skipped %d synthetic rows, the corpus README says 30", rep.Skipped)
