@@ -60,6 +60,7 @@ type compiled struct {
 	id       string
 	label    event.Label
 	verdict  event.Verdict
+	expired  event.Verdict // verdict with label expired, same rule id (outcomeAware)
 	tier     Tier
 	phrases  []int32
 	all      []int32
@@ -140,6 +141,8 @@ func New(rules []Rule) (*Classifier, error) {
 		cr := compiled{id: r.ID, label: r.Label, tier: r.Tier(), domains: r.Domains}
 		cr.verdict = event.NewVerdict(r.Label, r.ID)
 		cr.verdict.Local = r.Local
+		cr.expired = event.NewVerdict(event.LabelExpired, r.ID)
+		cr.expired.Local = r.Local
 		for _, p := range r.Phrases {
 			cr.phrases = append(cr.phrases, intern(p))
 		}
@@ -256,13 +259,41 @@ func (c *Classifier) Classify(in Input) event.Verdict {
 					return v
 				}
 			}
-			return r.verdict
+			return r.outcomeAware(in.Outcome)
 		}
 	}
 	if v, ok := outcomeVerdict(in.Outcome); ok {
 		return v
 	}
 	return event.NewVerdict(event.Unknown, RuleDefault)
+}
+
+// outcomeAware returns the rule's verdict in the light of what the MTA
+// finally did. The send ended because retries ran out, so the label is
+// expired (transport, soft) and the rule id stays the deciding rule's:
+//
+//   - outcome expired, when the rule's verdict is soft (a transport
+//     failure, greylisting, a full mailbox, unknown): the last reply says
+//     what kept failing, not that the address is bad. A hard or block
+//     verdict is kept: it is the reason the retries failed, and it feeds
+//     suppression and the sender-health alerts.
+//   - outcome bounced with a network_error rule: the MTA bounced the
+//     message because it could not connect (timeouts, refused
+//     connections, transient DNS) until its queue lifetime ran out.
+//
+// Outcome deferred keeps network_error: the MTA is still retrying.
+func (r *compiled) outcomeAware(o event.Outcome) event.Verdict {
+	switch o {
+	case event.Expired:
+		if r.verdict.Class == event.ClassSoft {
+			return r.expired
+		}
+	case event.Bounced:
+		if r.label == event.NetworkError {
+			return r.expired
+		}
+	}
+	return r.verdict
 }
 
 func outcomeVerdict(o event.Outcome) (event.Verdict, bool) {

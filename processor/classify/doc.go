@@ -53,6 +53,19 @@
 // (suppressed) and outcome expired gives outcome.expired. An input with no
 // evidence is default.unknown.
 //
+// # Outcome-aware expiry
+//
+// After a rule decides, the event's outcome can turn its label into
+// expired (transport, soft) while the verdict keeps the deciding rule's id,
+// so the reply that kept failing stays visible: rule "text.network", label
+// expired. This happens when the outcome is expired and the rule's verdict
+// is soft (a transport failure, greylisting, a full mailbox, unknown), and
+// when the outcome is bounced and the rule's label is network_error (the
+// MTA gave up after connection failures or timeouts). A hard or block
+// verdict under outcome expired is kept: it says why the retries failed
+// and feeds suppression and the sender-health alerts. Outcome deferred
+// keeps network_error: the MTA is still retrying.
+//
 // # Weak evidence is never hard
 //
 // A hard verdict suppresses the recipient at once; a soft one counts toward
