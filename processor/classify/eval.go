@@ -48,6 +48,14 @@ type Report struct {
 	// Confusion[want][got] counts rows by expected and actual class.
 	Confusion map[event.Class]map[event.Class]int
 	Wrong     []Miss
+	// Sources splits the counts by the row's source_repo: corpora labelled
+	// by different classifiers disagree on philosophy, and a total hides it.
+	Sources map[string]*Tally
+}
+
+// Tally is one source's share of a Report.
+type Tally struct {
+	Rows, ClassCorrect, LabelCorrect, NonHard, FalseHard int
 }
 
 // ClassAccuracy is the share of rows whose class is right.
@@ -71,7 +79,7 @@ func ratio(a, b int) float64 {
 // answers. Rows for which any skip function returns true are counted as
 // skipped and not measured.
 func Eval(c *Classifier, r io.Reader, skip ...func(Row) bool) (Report, error) {
-	rep := Report{Confusion: map[event.Class]map[event.Class]int{}}
+	rep := Report{Confusion: map[event.Class]map[event.Class]int{}, Sources: map[string]*Tally{}}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 4<<20)
 	var col map[string]int
@@ -115,6 +123,24 @@ func Eval(c *Classifier, r io.Reader, skip ...func(Row) bool) (Report, error) {
 		}
 		got := c.Classify(Input{Code: row.Code, Enhanced: row.Enhanced, Text: row.Text})
 		rep.Rows++
+		src := rep.Sources[row.Source]
+		if src == nil {
+			src = &Tally{}
+			rep.Sources[row.Source] = src
+		}
+		src.Rows++
+		if got.Class == row.Class {
+			src.ClassCorrect++
+		}
+		if got.Label == row.Label {
+			src.LabelCorrect++
+		}
+		if row.Class != event.ClassHard {
+			src.NonHard++
+			if got.Class == event.ClassHard {
+				src.FalseHard++
+			}
+		}
 		if rep.Confusion[row.Class] == nil {
 			rep.Confusion[row.Class] = map[event.Class]int{}
 		}
@@ -160,6 +186,20 @@ func (r Report) Write(w io.Writer) error {
 	fmt.Fprintf(bw, "label accuracy %.1f%% (%d/%d)\n", 100*r.LabelAccuracy(), r.LabelCorrect, r.Rows)
 	fmt.Fprintf(bw, "false hard %d of %d non-hard rows (%.1f%%)\n", r.FalseHard, r.NonHard, 100*r.FalseHardRate())
 
+	if len(r.Sources) > 1 {
+		names := make([]string, 0, len(r.Sources))
+		for n := range r.Sources {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		fmt.Fprintln(bw, "\nby source")
+		for _, n := range names {
+			t := r.Sources[n]
+			fmt.Fprintf(bw, "  %-22s rows %4d  class %5.1f%%  label %5.1f%%  false hard %d of %d\n", n, t.Rows,
+				100*ratio(t.ClassCorrect, t.Rows), 100*ratio(t.LabelCorrect, t.Rows), t.FalseHard, t.NonHard)
+		}
+	}
+
 	classes := []event.Class{event.ClassHard, event.ClassSoft, event.ClassBlock, event.ClassComplaint, event.ClassAutoReply, event.ClassDelivered}
 	fmt.Fprintf(bw, "\nconfusion (rows: expected, columns: got)\n%-11s", "")
 	for _, g := range classes {
@@ -184,7 +224,7 @@ func (r Report) Write(w io.Writer) error {
 	for _, m := range wrong {
 		text := m.Row.Text
 		if len(text) > 160 {
-			text = text[:160] + "…"
+			text = strings.ToValidUTF8(text[:160], "") + "…"
 		}
 		fmt.Fprintf(bw, "line %d: want %s/%s got %s/%s (%s) [%d %s] %s\n", m.Row.Line,
 			m.Row.Class, m.Row.Label, m.Got.Class, m.Got.Label, m.Got.Rule, m.Row.Code, m.Row.Enhanced, text)
