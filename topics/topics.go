@@ -194,8 +194,13 @@ func Verify(ctx context.Context, adm *kadm.Client, c Config) error {
 			probs = append(probs, Problem{s.Name, fmt.Sprintf("has %d partitions, kafka.partitions says %d", len(d.Partitions), s.Partitions)})
 		}
 		if s.Owned && c.Replication > 0 {
-			for _, p := range d.Partitions {
-				if len(p.Replicas) < c.Replication {
+			ids := make([]int32, 0, len(d.Partitions))
+			for id := range d.Partitions {
+				ids = append(ids, id)
+			}
+			slices.Sort(ids)
+			for _, id := range ids {
+				if p := d.Partitions[id]; len(p.Replicas) < c.Replication {
 					probs = append(probs, Problem{s.Name, fmt.Sprintf("partition %d has %d replicas, kafka.replication_factor says %d", p.Partition, len(p.Replicas), c.Replication)})
 					break
 				}
