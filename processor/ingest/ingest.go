@@ -14,6 +14,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/ingest/raw"
 )
 
 // Config tunes stage 1's record handling. The zero value is valid.
@@ -61,17 +62,12 @@ const (
 	ReasonTime     = "invalid_time"
 )
 
-// RecordError says why a record could not become an attempt.
-type RecordError struct {
-	Reason string // one of the Reason constants
-	Err    error
-}
-
-func (e *RecordError) Error() string { return e.Reason + ": " + e.Err.Error() }
-func (e *RecordError) Unwrap() error { return e.Err }
+// RecordError says why a record could not become an attempt; adapters
+// return the same type.
+type RecordError = raw.Error
 
 func refuse(reason string, format string, args ...any) error {
-	return &RecordError{Reason: reason, Err: fmt.Errorf(format, args...)}
+	return raw.Errorf(reason, format, args...)
 }
 
 // Ingester decodes, validates, normalises and classifies records. It is safe
