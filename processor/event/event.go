@@ -4,7 +4,11 @@
 // consumes them and the sinks write them out.
 package event
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
 
 // Outcome is what the MTA did with one recipient on one attempt.
 type Outcome string
@@ -103,4 +107,19 @@ func (a *Attempt) SendTime() time.Time {
 		return a.SentAt
 	}
 	return a.OccurredAt
+}
+
+// NaturalID derives a stable event id from a source's natural key (the
+// fields that identify one attempt in that source, SPEC §2): the same record
+// re-sent by a shipper after a restart gets the same id, so it is recognised
+// as a duplicate downstream.
+func NaturalID(kind string, parts ...string) string {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	for _, p := range parts {
+		h.Write([]byte{0})
+		h.Write([]byte(p))
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }
