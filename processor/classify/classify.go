@@ -204,11 +204,13 @@ func (c *Classifier) Rules() int { return len(c.rules) }
 // Classify returns the verdict for one input. Every input gets exactly one
 // verdict; it does not allocate.
 func (c *Classifier) Classify(in Input) event.Verdict {
-	if in.Outcome == event.Delivered {
-		return event.NewVerdict(event.LabelDelivered, RuleDelivered)
-	}
+	// A complaint arrives about a delivered message: the source's verdict
+	// decides before the outcome does.
 	if isComplaint(in.SourceScheme, in.SourceValue) {
 		return event.NewVerdict(event.LabelComplaint, RuleComplaint)
+	}
+	if in.Outcome == event.Delivered {
+		return event.NewVerdict(event.LabelDelivered, RuleDelivered)
 	}
 
 	code := in.Code
