@@ -161,7 +161,8 @@ func expected(rs []clickhouse.AttemptRow) (total clickhouse.Tally, byCampaign, b
 			t.Dropped = 1
 		}
 		if class == event.ClassComplaint {
-			t.Complaints = 1
+			// A complaint is about a delivered message, not an attempt.
+			t = clickhouse.Tally{Complaints: 1}
 		}
 		total = addTally(total, t)
 		byCampaign[a.CampaignID] = addTally(byCampaign[a.CampaignID], t)

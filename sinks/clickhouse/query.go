@@ -186,9 +186,10 @@ type Counts struct {
 }
 
 // rawTally computes a Tally's columns from attempts rows, with the same
-// definitions as the materialized views.
-const rawTally = `count() AS n_attempts,
-	countIf(outcome = 'delivered') AS n_delivered,
+// definitions as the materialized views. A complaint is an event about a
+// delivered message, not an attempt: it counts only as a complaint.
+const rawTally = `countIf(class != 'complaint') AS n_attempts,
+	countIf(outcome = 'delivered' AND class != 'complaint') AS n_delivered,
 	countIf(outcome = 'deferred') AS n_deferred,
 	countIf(outcome = 'bounced' OR outcome = 'expired') AS n_bounced,
 	countIf(outcome = 'dropped') AS n_dropped,
