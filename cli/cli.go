@@ -33,6 +33,7 @@ func commands() map[string]command {
 	return map[string]command{
 		"run":      {"run the pipeline (both stages by default; --pipeline.stage ingest|decide)", runCmd},
 		"classify": {"classify JSON lines from stdin; --eval FILE.tsv measures a labelled corpus", classifyCmd},
+		"decode":   {"decode raw log lines or webhook bodies (stdin or FILE) into canonical events", decodeCmd},
 		"demo":     {"generate a realistic stream, run the pipeline on it and report from ClickHouse", demoCmd},
 		"bench":    {"measure end-to-end events/s against raw consume and insert rates", benchCmd},
 		"topics":   {"create (when missing) and verify every Kafka topic", topicsCmd},

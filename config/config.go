@@ -121,8 +121,24 @@ func defaults() map[string]any {
 		"pipeline.session_timeout": "10s",
 		"pipeline.drain_timeout":   "20s",
 
-		"ingest.max_record_bytes": ingest.DefaultMaxRecordBytes,
-		"ingest.validate_schema":  false,
+		"ingest.max_record_bytes":      ingest.DefaultMaxRecordBytes,
+		"ingest.validate_schema":       false,
+		"ingest.zone":                  "UTC",
+		"ingest.formats":               map[string]any{},
+		"ingest.campaign":              map[string]any{},
+		"ingest.postfix.ttl":           "168h",
+		"ingest.postfix.max_entries":   1000000,
+		"ingest.exim.time_zone":        "",
+		"ingest.exim.state_ttl":        "168h",
+		"ingest.exim.max_messages":     200000,
+		"ingest.pmta.header":           []string{},
+		"ingest.pmta.time_zone":        "",
+		"ingest.pmta.campaign_column":  "jobId",
+		"ingest.pmta.tenant_column":    "",
+		"ingest.kumomta.campaign_meta": "",
+		"ingest.kumomta.tenant_meta":   "",
+		"ingest.esp.campaign_keys":     []string{"campaign", "campaign_id", "X-Campaign-ID"},
+		"ingest.esp.tag_campaign":      "first",
 
 		"policy.soft_threshold": streak.DefaultSoftThreshold,
 		"policy.soft_window":    "14d",
@@ -138,7 +154,7 @@ func defaults() map[string]any {
 }
 
 // mapKeys are keys whose children are free-form.
-var mapKeys = []string{"policy.labels"}
+var mapKeys = []string{"policy.labels", "ingest.formats", "ingest.campaign"}
 
 // Flags registers the flags every subcommand shares on fs. Each maps to the
 // key of the same name; --set key=value reaches any key.

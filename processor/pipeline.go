@@ -246,28 +246,36 @@ func (p *Pipeline) write(ctx context.Context, stage, step string, w *kafka.Write
 	})
 }
 
-// ingestPartition is stage 1 for one input partition.
+// ingestPartition is stage 1 for one input partition. Its session holds the
+// partition's adapter state (Postfix correlates lines by queue id), so every
+// record of the partition goes through it in order.
 func (p *Pipeline) ingestPartition(gctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64) {
+	sess := p.deps.Ingester.NewSession(topic)
 	p.loop(gctx, "ingest", topic, partition, offset, func(ctx context.Context, msgs []kafka.Message) error {
 		step := p.stepTimer("ingest")
 		out := make([]kafka.Message, 0, len(msgs))
 		var dlq []kafka.Message
 		for i := range msgs {
 			m := &msgs[i]
-			a, err := p.deps.Ingester.Decode(m.Value)
+			atts, skip, err := sess.Decode(m.Value, m.Time)
+			if skip != "" {
+				p.m.Skipped.WithLabelValues(skip).Inc()
+			}
 			if err != nil {
 				dlq = append(dlq, p.dead("ingest", m, err))
-				continue
 			}
-			v, err := json.Marshal(&a)
-			if err != nil {
-				dlq = append(dlq, p.dead("ingest", m, fmt.Errorf("encode attempt: %w", err)))
-				continue
+			for j := range atts {
+				a := &atts[j]
+				v, err := json.Marshal(a)
+				if err != nil {
+					dlq = append(dlq, p.dead("ingest", m, fmt.Errorf("encode attempt: %w", err)))
+					continue
+				}
+				if a.Verdict != nil {
+					p.m.Classified.WithLabelValues(string(a.Verdict.Class), string(a.Verdict.Label)).Inc()
+				}
+				out = append(out, kafka.Message{Topic: p.topics.Attempts, Key: []byte(a.RecipientNorm), Value: v})
 			}
-			if a.Verdict != nil {
-				p.m.Classified.WithLabelValues(string(a.Verdict.Class), string(a.Verdict.Label)).Inc()
-			}
-			out = append(out, kafka.Message{Topic: p.topics.Attempts, Key: []byte(a.RecipientNorm), Value: v})
 		}
 		step("process")
 		if err := p.write(ctx, "ingest", "attempts", p.out, out); err != nil {

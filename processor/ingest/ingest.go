@@ -28,6 +28,18 @@ type Config struct {
 	// same verdicts) at a third of the cost; turn it on when you change the
 	// schema and want it enforced before the code catches up.
 	ValidateSchema bool `koanf:"validate_schema"`
+	// Zone is the IANA time zone of log timestamps that carry none (RFC
+	// 3164 syslog prefixes, Exim without log_timezone). Default UTC.
+	Zone string `koanf:"zone"`
+	// Formats pins the format of an input topic ("postfix", "exim", "pmta",
+	// "kumomta", "ses", "sendgrid", "mailgun", "postmark", "canonical");
+	// topics not listed are detected record by record ("auto").
+	Formats map[string]string `koanf:"formats"`
+	// Campaign holds the campaign-id rules per source kind ("postfix",
+	// "exim", …) with "default" for the rest.
+	Campaign map[string]CampaignRules `koanf:"campaign"`
+	// Adapters are the settings of each input format.
+	Adapters `koanf:",squash"`
 }
 
 // DefaultMaxRecordBytes is the default of Config.MaxRecordBytes.
@@ -44,7 +56,23 @@ func (c Config) Validate() error {
 	if c.MaxRecordBytes < 0 || (c.MaxRecordBytes > 0 && c.MaxRecordBytes < 1024) {
 		return fmt.Errorf("ingest.max_record_bytes: %d is too small; use at least 1024 (default %d)", c.MaxRecordBytes, DefaultMaxRecordBytes)
 	}
-	return nil
+	if c.Zone != "" {
+		if _, err := time.LoadLocation(c.Zone); err != nil {
+			return fmt.Errorf("ingest.zone: %q is not an IANA time zone: %v", c.Zone, err)
+		}
+	}
+	known := adapters(c)
+	for topic, f := range c.Formats {
+		if _, ok := known[f]; !ok && f != FormatAuto && f != FormatCanonical {
+			return fmt.Errorf("ingest.formats.%s: unknown format %q (one of auto, canonical, %s)", topic, f, strings.Join(formatNames(known), ", "))
+		}
+	}
+	for kind, r := range c.Campaign {
+		if _, err := compileCampaign(kind, r); err != nil {
+			return err
+		}
+	}
+	return errors.Join(c.Postfix.Validate(), c.Exim.Validate(), c.PMTA.Validate(), c.KumoMTA.Validate(), c.ESP.Validate())
 }
 
 // Classifier gives an attempt its verdict.
@@ -73,9 +101,12 @@ func refuse(reason string, format string, args ...any) error {
 // Ingester decodes, validates, normalises and classifies records. It is safe
 // for concurrent use.
 type Ingester struct {
-	cfg    Config
-	cls    Classifier
-	schema *jsonschema.Schema
+	cfg       Config
+	cls       Classifier
+	schema    *jsonschema.Schema
+	rawCfg    raw.Config
+	formats   map[string]func() Adapter
+	campaigns map[string]campaignMatcher
 }
 
 // New builds an Ingester. schema is the text of schemas/attempt.schema.json;
@@ -85,7 +116,15 @@ func New(cfg Config, cls Classifier, schema []byte) (*Ingester, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	in := &Ingester{cfg: cfg, cls: cls}
+	in := &Ingester{cfg: cfg, cls: cls, formats: adapters(cfg), campaigns: map[string]campaignMatcher{},
+		rawCfg: raw.Config{Zone: cfg.Zone, MaxBytes: cfg.MaxRecordBytes}.WithDefaults()}
+	for kind, r := range cfg.Campaign {
+		m, err := compileCampaign(kind, r)
+		if err != nil {
+			return nil, err
+		}
+		in.campaigns[kind] = m
+	}
 	if cfg.ValidateSchema {
 		s, err := compileSchema(schema)
 		if err != nil {

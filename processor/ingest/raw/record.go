@@ -26,8 +26,13 @@ type Record struct {
 	// year or the zone had to be guessed (RFC 3164 prefixes carry neither).
 	Time         time.Time
 	TimeInferred bool
-	// Shipper names the envelope: "vector", "fluentbit", "filebeat" or ""
-	// (bare). File and Offset are the shipper's file position, if given.
+	// TimeSource says what Time is: TimeLine (the line's own timestamp)
+	// or TimeShipper (when the shipper read the line, a stand-in for
+	// the log time); "" when Time is zero. Time is always in UTC.
+	TimeSource string
+	// Shipper names the envelope: "vector", "fluentbit", "filebeat",
+	// "generic" (an envelope no shipper's keys identify) or "" (bare).
+	// File and Offset are the shipper's file position, if given.
 	Shipper string
 	File    string
 	Offset  int64
@@ -43,7 +48,10 @@ type Error struct {
 	Err    error
 }
 
+// Error puts the reason first, so that log lines group by it.
 func (e *Error) Error() string { return e.Reason + ": " + e.Err.Error() }
+
+// Unwrap gives errors.Is and errors.As the detail.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf builds an *Error.

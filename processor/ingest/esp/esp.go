@@ -1,0 +1,448 @@
+package esp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/ingest/raw"
+)
+
+// Source kinds, as written to Attempt.Source.Kind and used as the prefix of
+// skip and error reasons.
+const (
+	KindSES      = "ses"
+	KindSendGrid = "sendgrid"
+	KindMailgun  = "mailgun"
+	KindPostmark = "postmark"
+)
+
+// Error reasons, after the "<kind>." prefix. They label the DLQ header and a
+// metric, so they are few and stable.
+const (
+	reasonJSON      = "malformed_json" // not JSON, or JSON of the wrong types
+	reasonShape     = "shape"          // JSON, but not this provider's body
+	reasonTime      = "invalid_time"   // the event's timestamp is missing or unreadable
+	reasonRecipient = "no_recipient"   // a delivery event names no recipient
+)
+
+func fail(kind, reason, format string, args ...any) error {
+	return raw.Errorf(kind+"."+reason, format, args...)
+}
+
+// jsonFail turns an encoding/json error into a *raw.Error. A type mismatch
+// says which field was wrong, which is what a user fixing a bridge needs.
+func jsonFail(kind string, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return fail(kind, reasonJSON, "field %s: JSON %s where %s was expected", te.Field, te.Value, te.Type)
+	}
+	return fail(kind, reasonJSON, "%v", err)
+}
+
+// newAttempt starts an attempt with what every provider shares.
+func newAttempt(kind string, rec *raw.Record) event.Attempt {
+	return event.Attempt{Source: event.Source{Kind: kind, Host: rec.Host}}
+}
+
+// ---------------------------------------------------------------- replies
+
+// reply is an SMTP reply taken apart.
+type reply struct {
+	code     int
+	enhanced string
+	text     string
+}
+
+// parseReply splits a diagnostic such as "smtp; 550 5.1.1 <jane@example.com>...
+// User unknown" (SES, Postmark), "550 5.1.1 The email account ..." (SendGrid)
+// or a multi-line "5.1.1 The email account ... Please try\n5.1.1 double-checking"
+// (Mailgun) into code, enhanced code and text. The text loses the type prefix
+// ("smtp;") and the code prefixes of every line, and its lines are joined with
+// single spaces: the classifier matches phrases, and a phrase split by a
+// continuation prefix would not match. A reply code is taken only when it is
+// a real one (2xx-5xx, second digit 0-5); Mailgun's own pseudo-codes such as
+// 498 "No MX" are not SMTP replies (formats.md §8.6).
+func parseReply(s string) reply {
+	var r reply
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, ';'); i > 0 && i <= 16 && isAtom(s[:i]) {
+		s = strings.TrimSpace(s[i+1:])
+	}
+	var b strings.Builder
+	for line := range strings.SplitSeq(s, "\n") {
+		line = strings.TrimSpace(line)
+		if c, rest, ok := cutCode(line); ok {
+			if r.code == 0 {
+				r.code = c
+			}
+			line = rest
+		}
+		if e, rest, ok := cutEnhanced(line); ok {
+			if r.enhanced == "" {
+				r.enhanced = e
+			}
+			line = rest
+		}
+		if line == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(line)
+	}
+	r.text = b.String()
+	return r
+}
+
+// isAtom reports whether s is a DSN address or diagnostic type such as
+// "smtp", "x-postfix" or "X-Unix".
+func isAtom(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// cutCode takes a leading reply code ("550 ", "550-", "550" alone).
+func cutCode(s string) (int, string, bool) {
+	if len(s) < 3 || !validCode(s[:3]) || len(s) > 3 && s[3] != ' ' && s[3] != '-' {
+		return 0, s, false
+	}
+	c := int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
+	if len(s) == 3 {
+		return c, "", true
+	}
+	return c, strings.TrimLeft(s[4:], " "), true
+}
+
+// validCode reports whether s is an RFC 5321 reply code a remote server
+// would send: 2xx to 5xx with a second digit 0 to 5.
+func validCode(s string) bool {
+	return len(s) == 3 && s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '5' && s[2] >= '0' && s[2] <= '9'
+}
+
+// codeOf returns n when it is a real reply code, else 0.
+func codeOf(n int) int {
+	if n >= 200 && n <= 599 && validCode(strconv.Itoa(n)) {
+		return n
+	}
+	return 0
+}
+
+// cutEnhanced takes a leading RFC 3463 code ("5.1.1 ").
+func cutEnhanced(s string) (string, string, bool) {
+	end := strings.IndexByte(s, ' ')
+	if end < 0 {
+		end = len(s)
+	}
+	if !validEnhanced(s[:end]) {
+		return "", s, false
+	}
+	return s[:end], strings.TrimLeft(s[end:], " "), true
+}
+
+// validEnhanced reports whether s is class.subject.detail with class 2, 4 or
+// 5 and one to three digits in the others.
+func validEnhanced(s string) bool {
+	if len(s) < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.' {
+		return false
+	}
+	subj, det, ok := strings.Cut(s[2:], ".")
+	return ok && digits(subj, 3) && digits(det, 3)
+}
+
+func digits(s string, max int) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// enhancedOf returns s when it is an enhanced status code, else "".
+func enhancedOf(s string) string {
+	s = strings.TrimSpace(s)
+	if validEnhanced(s) {
+		return s
+	}
+	return ""
+}
+
+// setReply fills a's SMTP reply and diagnostic from a provider's diagnostic
+// text and its separate enhanced status (SES status, SendGrid status). The
+// separate status wins over the one in the text: it is what the provider
+// filed the failure under.
+func setReply(a *event.Attempt, diagnostic, status string) {
+	r := parseReply(diagnostic)
+	a.SMTP.Code = r.code
+	a.SMTP.Enhanced = r.enhanced
+	if e := enhancedOf(status); e != "" {
+		a.SMTP.Enhanced = e
+	}
+	// Without a code the text is the provider's prose ("Email was
+	// deferred due to ..."), not a server's reply: diagnostic only.
+	if r.code != 0 || r.enhanced != "" {
+		a.SMTP.Text = r.text
+	}
+	a.Diagnostic = oneLine(diagnostic)
+}
+
+// oneLine joins a multi-line text with spaces (Postmark's Details and
+// Mailgun's messages can hold newlines, formats.md §8.2).
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// ---------------------------------------------------------------- times
+
+// parseTime reads an RFC 3339 timestamp, with any number of fractional
+// digits (Postmark sends seven) and any offset, and returns it in UTC. A
+// timestamp without an offset is taken as UTC: every provider here logs in
+// UTC or says its offset (formats.md §8.1).
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		var err2 error
+		if t, err2 = time.Parse("2006-01-02T15:04:05.999999999", s); err2 != nil {
+			return time.Time{}, err
+		}
+	}
+	return t.UTC(), nil
+}
+
+// parseEpoch reads Unix seconds written as an integer or a decimal
+// fraction ("1534110422.389832", Mailgun). The fraction is read digit by
+// digit, not through a float64, so the result is exact and the same on
+// every machine.
+func parseEpoch(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	whole, frac, _ := strings.Cut(s, ".")
+	sec, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || sec < 0 || !digitsOrEmpty(frac) {
+		f, ferr := strconv.ParseFloat(s, 64) // 1.5e9, as some bridges write it
+		if ferr != nil || f < 0 || f > 1e12 {
+			return time.Time{}, fmt.Errorf("%q is not a Unix time in seconds", clip(s, 40))
+		}
+		return time.UnixMicro(int64(f * 1e6)).UTC(), nil
+	}
+	if sec > 1e12 {
+		return time.Time{}, fmt.Errorf("%q is not a Unix time in seconds", clip(s, 40))
+	}
+	var ns int64
+	for i := 0; i < 9; i++ {
+		ns *= 10
+		if i < len(frac) {
+			ns += int64(frac[i] - '0')
+		}
+	}
+	return time.Unix(sec, ns).UTC(), nil
+}
+
+func digitsOrEmpty(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// ---------------------------------------------------------------- JSON
+
+// flex is a JSON scalar read as text whatever its type: providers write the
+// same field as a number in one event and a string in another (SendGrid's
+// attempt, Postmark's IDs, Mailgun's codes).
+type flex string
+
+// UnmarshalJSON accepts a string, number, boolean or null.
+func (f *flex) UnmarshalJSON(b []byte) error {
+	s, ok := scalar(b)
+	if !ok {
+		return fmt.Errorf("want a string or number, got %s", clip(string(b), 32))
+	}
+	*f = flex(s)
+	return nil
+}
+
+// strList is a string or a list of strings (SendGrid's category).
+type strList []string
+
+// UnmarshalJSON accepts a string, a list of scalars, or null.
+func (l *strList) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '[' {
+		var raws []json.RawMessage
+		if err := json.Unmarshal(b, &raws); err != nil {
+			return err
+		}
+		out := make([]string, 0, len(raws))
+		for _, r := range raws {
+			if s, ok := scalar(r); ok && s != "" {
+				out = append(out, s)
+			}
+		}
+		*l = out
+		return nil
+	}
+	s, ok := scalar(b)
+	if !ok {
+		return fmt.Errorf("want a string or a list, got %s", clip(string(b), 32))
+	}
+	if s == "" {
+		*l = nil
+	} else {
+		*l = strList{s}
+	}
+	return nil
+}
+
+// scalar returns the text of a JSON string, number or boolean, "" for null;
+// ok is false for objects and arrays. A string without escapes is sliced,
+// not decoded.
+func scalar(b []byte) (string, bool) {
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 {
+		return "", false
+	}
+	switch b[0] {
+	case '"':
+		if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 {
+			return string(b[1 : len(b)-1]), true
+		}
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return "", false
+		}
+		return s, true
+	case '{', '[':
+		return "", false
+	case 'n':
+		return "", string(b) == "null"
+	}
+	return string(b), true
+}
+
+// valueText is the metadata text of any JSON value: a scalar's text, or an
+// object's or array's compact JSON.
+func valueText(b json.RawMessage) string {
+	if s, ok := scalar(b); ok {
+		return s
+	}
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return ""
+	}
+	return buf.String()
+}
+
+// ---------------------------------------------------------------- metadata
+
+// Limits that keep an attempt inside schemas/attempt.schema.json (at most 64
+// metadata entries of at most 4096 characters): a webhook with hundreds of
+// custom args must not push a whole batch into the dead-letter topic.
+const (
+	maxMetadata   = 56   // entries; leaves room for ingest and later stages
+	maxMetaValue  = 1024 // bytes per value
+	maxMetaKey    = 128  // bytes per key
+	maxFieldBytes = 998  // message ids and the like, the schema's smallest long limit
+)
+
+// meta collects an attempt's metadata. Entries the decoder itself derives
+// are set first; user-supplied ones (tags, custom args) fill what room is
+// left, in sorted key order so the same body always keeps the same ones.
+type meta map[string]string
+
+func (m meta) set(k, v string) {
+	if v == "" || len(m) >= maxMetadata {
+		return
+	}
+	m[clip(k, maxMetaKey)] = clip(v, maxMetaValue)
+}
+
+// setAll adds user-supplied entries under prefix, sorted by key.
+func (m meta) setAll(prefix string, kv map[string]string) {
+	keys := make([]string, 0, len(kv))
+	for k := range kv {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		m.set(prefix+k, kv[k])
+	}
+}
+
+// clone gives each attempt of a multi-recipient body its own map, so a later
+// stage that edits one attempt's metadata does not edit its siblings'.
+func (m meta) clone() map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// clip cuts s to at most n bytes at a rune boundary.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// ---------------------------------------------------------------- campaigns
+
+// Where a campaign id came from (formats.md §0.5 campaign_source), recorded
+// as metadata "campaign_source".
+const (
+	campaignFromHeader   = "header"
+	campaignFromTag      = "esp_tag"
+	campaignFromMetadata = "esp_metadata"
+)
+
+// lookup finds the first configured key present in kv (ignoring case) with a
+// non-empty value.
+func (r *campaignRule) lookup(kv map[string]string) (string, bool) {
+	for _, want := range r.keys {
+		for k, v := range kv {
+			if v != "" && strings.EqualFold(k, want) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// setCampaign records the campaign id and where it came from.
+func setCampaign(a *event.Attempt, m meta, id, source string) {
+	if id = strings.TrimSpace(id); id == "" {
+		return
+	}
+	a.CampaignID = clip(id, 256)
+	m.set("campaign_source", source)
+}

@@ -1,0 +1,235 @@
+package esp
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+
+	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/ingest/raw"
+)
+
+// SendGrid decodes SendGrid Event Webhook bodies: a JSON array of events
+// (formats.md §6). A single event object is accepted too, for bridges that
+// split the batch.
+type SendGrid struct {
+	campaign campaignRule
+}
+
+// NewSendGrid builds the SendGrid decoder. cfg should have passed Validate.
+func NewSendGrid(cfg Config) *SendGrid { return &SendGrid{campaign: newCampaignRule(cfg)} }
+
+// Kind returns "sendgrid".
+func (*SendGrid) Kind() string { return KindSendGrid }
+
+// sgFields are the keys SendGrid itself defines. Every other top-level key is
+// a custom arg (unique_args / custom_args are flattened into the event) and
+// goes to metadata as "meta.<key>".
+var sgFields = map[string]bool{
+	"email": true, "timestamp": true, "event": true, "sg_event_id": true, "sg_message_id": true,
+	"smtp-id": true, "category": true, "reason": true, "status": true, "response": true,
+	"attempt": true, "type": true, "ip": true, "tls": true, "cert_err": true, "pool": true,
+	"bounce_classification": true, "useragent": true, "url": true, "url_offset": true,
+	"sg_machine_open": true, "sg_content_type": true, "sg_template_id": true, "sg_template_name": true,
+}
+
+// Skip reasons of SendGrid events that are not delivery attempts.
+var sgSkips = map[string]string{
+	"processed":         "sendgrid.processed", // accepted for sending; delivered or bounce follows
+	"open":              "sendgrid.open",
+	"click":             "sendgrid.click",
+	"unsubscribe":       "sendgrid.unsubscribe",
+	"group_unsubscribe": "sendgrid.group_unsubscribe",
+	"group_resubscribe": "sendgrid.group_resubscribe",
+}
+
+// Decode turns one SendGrid body into one attempt per delivery event in it.
+// A body whose events are all skipped returns their common skip reason, or
+// "sendgrid.mixed" when they differ. One unreadable event fails the whole
+// body: the body goes to the dead-letter topic as it arrived, and replaying
+// it after a fix is safe because every event keeps its event id.
+func (d *SendGrid) Decode(rec raw.Record) ([]event.Attempt, string, error) {
+	p := bytes.TrimSpace(rec.Payload)
+	var events []json.RawMessage
+	switch {
+	case len(p) > 0 && p[0] == '[':
+		if err := json.Unmarshal(p, &events); err != nil {
+			return nil, "", jsonFail(KindSendGrid, err)
+		}
+	case len(p) > 0 && p[0] == '{':
+		events = []json.RawMessage{p}
+	default:
+		return nil, "", fail(KindSendGrid, reasonJSON, "body is neither a JSON array nor an object")
+	}
+	if len(events) == 0 {
+		return nil, "sendgrid.empty", nil
+	}
+	var (
+		out  []event.Attempt
+		skip string
+	)
+	for i, raw := range events {
+		a, s, err := d.event(&rec, raw)
+		if err != nil {
+			return nil, "", fail(KindSendGrid, err.reason, "event %d: %s", i, err.msg)
+		}
+		if s != "" {
+			switch {
+			case skip == "":
+				skip = s
+			case skip != s:
+				skip = "sendgrid.mixed"
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	if len(out) > 0 {
+		return out, "", nil
+	}
+	return nil, skip, nil
+}
+
+// eventError carries an event's failure up to Decode, which adds the
+// event's index and the kind prefix.
+type eventError struct{ reason, msg string }
+
+func sgErr(reason, msg string) *eventError { return &eventError{reason, msg} }
+
+// sgEvent is what the decoder reads of one event besides custom args.
+type sgEvent struct {
+	Email                string  `json:"email"`
+	Timestamp            flex    `json:"timestamp"`
+	Event                string  `json:"event"`
+	SGEventID            string  `json:"sg_event_id"`
+	SGMessageID          string  `json:"sg_message_id"`
+	SMTPID               string  `json:"smtp-id"`
+	Category             strList `json:"category"`
+	Reason               string  `json:"reason"`
+	Status               string  `json:"status"`
+	Response             string  `json:"response"`
+	Attempt              flex    `json:"attempt"`
+	Type                 string  `json:"type"`
+	IP                   string  `json:"ip"`
+	BounceClassification string  `json:"bounce_classification"`
+	Pool                 struct {
+		Name string `json:"name"`
+	} `json:"pool"`
+}
+
+func (d *SendGrid) event(rec *raw.Record, b json.RawMessage) (event.Attempt, string, *eventError) {
+	var a event.Attempt
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(b, &fields); err != nil {
+		return a, "", sgErr(reasonJSON, "not a JSON object")
+	}
+	var ev sgEvent
+	if err := json.Unmarshal(b, &ev); err != nil {
+		return a, "", sgErr(reasonJSON, err.Error())
+	}
+	var outcome event.Outcome
+	switch ev.Event {
+	case "delivered", "spamreport":
+		outcome = event.Delivered
+	case "deferred":
+		outcome = event.Deferred
+	case "bounce":
+		outcome = event.Bounced
+	case "dropped":
+		outcome = event.Dropped
+	case "":
+		return a, "", sgErr(reasonShape, "no event field")
+	default:
+		if s, ok := sgSkips[ev.Event]; ok {
+			return a, s, nil
+		}
+		return a, "sendgrid.unknown_event", nil
+	}
+	if ev.Email == "" {
+		return a, "", sgErr(reasonRecipient, ev.Event+" event without email")
+	}
+	t, err := parseEpoch(string(ev.Timestamp))
+	if ev.Timestamp == "" || err != nil {
+		return a, "", sgErr(reasonTime, "timestamp: missing or not Unix seconds")
+	}
+
+	a = newAttempt(KindSendGrid, rec)
+	a.Recipient = ev.Email
+	a.Outcome = outcome
+	a.OccurredAt = t
+	a.MessageID = clip(ev.SMTPID, maxFieldBytes)
+	a.SendingIP = clip(ev.IP, 64)
+	a.Pool = clip(ev.Pool.Name, 256)
+	if ev.SGEventID != "" {
+		a.EventID = event.NaturalID(KindSendGrid, ev.SGEventID)
+	} else {
+		// Old or hand-made events lack sg_event_id; the rest of the event
+		// is the key then (the "" part keeps the two forms apart).
+		a.EventID = event.NaturalID(KindSendGrid, "", ev.SGMessageID, ev.SMTPID, ev.Event, ev.Email, string(ev.Timestamp))
+	}
+	m := meta{}
+	m.set("esp.message_id", ev.SGMessageID)
+
+	switch ev.Event {
+	case "delivered":
+		setReply(&a, ev.Response, "")
+	case "deferred":
+		setReply(&a, ev.Response, "")
+		if n, err := strconv.Atoi(string(ev.Attempt)); err == nil && n > 0 && n <= 100000 {
+			a.Attempt = n
+		}
+	case "bounce":
+		setReply(&a, ev.Reason, ev.Status)
+		typ := ev.Type
+		if typ == "" {
+			typ = "bounce"
+		}
+		if ev.BounceClassification != "" {
+			typ += "/" + ev.BounceClassification
+		}
+		a.SourceClassification = &event.SourceClassification{Scheme: KindSendGrid, Value: clip(typ, 256)}
+	case "dropped":
+		// SendGrid's own suppression (Bounced Address, Unsubscribed
+		// Address, Spam Reporting Address, Invalid): no reply, the reason
+		// only as metadata, so nothing but the outcome speaks to the
+		// classifier.
+		m.set("esp.reason", ev.Reason)
+		m.set("esp.status", ev.Status)
+		v := "dropped"
+		if ev.Reason != "" {
+			v += "/" + ev.Reason
+		}
+		a.SourceClassification = &event.SourceClassification{Scheme: KindSendGrid, Value: clip(v, 256)}
+	case "spamreport":
+		a.SourceClassification = &event.SourceClassification{Scheme: KindSendGrid, Value: "spamreport"}
+	}
+
+	args := make(map[string]string, len(fields))
+	for k, v := range fields {
+		if !sgFields[k] {
+			args[k] = valueText(v)
+		}
+	}
+	// args holds every key the core event format does not define: custom
+	// args and the Marketing Campaigns fields (marketing_campaign_id,
+	// singlesend_id), so a campaign key can name either.
+	if id, ok := d.campaign.lookup(args); ok {
+		setCampaign(&a, m, id, campaignFromMetadata)
+	} else if d.campaign.tags && len(ev.Category) > 0 {
+		setCampaign(&a, m, ev.Category[0], campaignFromTag)
+	}
+	m.set("esp.tags", joinTags(ev.Category))
+	m.setAll("meta.", args)
+	a.Metadata = m.clone()
+	return a, "", nil
+}
+
+// joinTags writes a tag list as one metadata value, a JSON array: tags may
+// hold commas, and one format for one tag or many is easier to query.
+func joinTags(tags []string) string {
+	if len(tags) == 0 {
+		return ""
+	}
+	b, _ := json.Marshal(tags)
+	return string(b)
+}

@@ -1,0 +1,52 @@
+package ingest
+
+import (
+	"sort"
+
+	"github.com/bounced-dev/bounced/processor/ingest/esp"
+	"github.com/bounced-dev/bounced/processor/ingest/exim"
+	"github.com/bounced-dev/bounced/processor/ingest/kumo"
+	"github.com/bounced-dev/bounced/processor/ingest/pmta"
+	"github.com/bounced-dev/bounced/processor/ingest/postfix"
+	"github.com/bounced-dev/bounced/processor/ingest/raw"
+)
+
+// Adapters holds each format's settings (keys ingest.postfix.*, …).
+type Adapters struct {
+	Postfix postfix.Config `koanf:"postfix"`
+	Exim    exim.Config    `koanf:"exim"`
+	PMTA    pmta.Config    `koanf:"pmta"`
+	KumoMTA kumo.Config    `koanf:"kumomta"`
+	ESP     esp.Config     `koanf:"esp"`
+}
+
+// adapters lists the formats bounced reads besides canonical JSON, each with
+// the constructor of its adapter; a session makes one of each it meets.
+func adapters(cfg Config) map[string]func() Adapter {
+	ex, pm := cfg.Exim, cfg.PMTA
+	if ex.TimeZone == "" {
+		ex.TimeZone = cfg.Zone
+	}
+	if pm.TimeZone == "" {
+		pm.TimeZone = cfg.Zone
+	}
+	return map[string]func() Adapter{
+		raw.FormatPostfix:  func() Adapter { return postfix.New(cfg.Postfix) },
+		raw.FormatExim:     func() Adapter { return exim.New(ex) },
+		raw.FormatPMTA:     func() Adapter { return pmta.New(pm) },
+		raw.FormatKumoMTA:  func() Adapter { return kumo.New(cfg.KumoMTA) },
+		raw.FormatSES:      func() Adapter { return esp.NewSES(cfg.ESP) },
+		raw.FormatSendGrid: func() Adapter { return esp.NewSendGrid(cfg.ESP) },
+		raw.FormatMailgun:  func() Adapter { return esp.NewMailgun(cfg.ESP) },
+		raw.FormatPostmark: func() Adapter { return esp.NewPostmark(cfg.ESP) },
+	}
+}
+
+func formatNames(m map[string]func() Adapter) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
