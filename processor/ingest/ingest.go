@@ -42,6 +42,10 @@ type Config struct {
 	Adapters `koanf:",squash"`
 }
 
+// DefaultCampaignHeaders are looked up for a campaign id when
+// ingest.campaign.default says nothing else: the names mail teams use most.
+var DefaultCampaignHeaders = []string{"X-Campaign-ID", "X-Campaign", "X-Campaign-Id", "X-Job-ID", "X-Job", "X-Mailgun-Campaign-Id"}
+
 // DefaultMaxRecordBytes is the default of Config.MaxRecordBytes.
 const DefaultMaxRecordBytes = 1 << 20
 
@@ -124,6 +128,9 @@ func New(cfg Config, cls Classifier, schema []byte) (*Ingester, error) {
 			return nil, err
 		}
 		in.campaigns[kind] = m
+	}
+	if _, ok := in.campaigns["default"]; !ok {
+		in.campaigns["default"], _ = compileCampaign("default", CampaignRules{Headers: DefaultCampaignHeaders})
 	}
 	if cfg.ValidateSchema {
 		s, err := compileSchema(schema)
