@@ -113,7 +113,7 @@ func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (
 		st = store{e.ch}
 	}
 	p, err := processor.New(cfg.Pipeline, cfg.Kafka.Topics, cfg.Policy, processor.Deps{
-		Conn: e.conn, Ingester: ing, Store: st, Metrics: m, Log: e.log,
+		Conn: e.conn, Ingester: ing, Store: st, Metrics: m, Log: e.log, StateDir: cfg.DataDir,
 	})
 	if err != nil {
 		return nil, err

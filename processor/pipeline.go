@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
@@ -61,6 +63,10 @@ type Deps struct {
 	Store    Store
 	Metrics  *Metrics
 	Log      *slog.Logger
+	// StateDir keeps stage 1's adapter state (Postfix queue-id correlation,
+	// Exim arrivals, PowerMTA headers) per input partition across
+	// restarts; empty keeps it in memory only.
+	StateDir string
 }
 
 // Pipeline runs stage 1, stage 2 or both.
@@ -251,7 +257,10 @@ func (p *Pipeline) write(ctx context.Context, stage, step string, w *kafka.Write
 // record of the partition goes through it in order.
 func (p *Pipeline) ingestPartition(gctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64) {
 	sess := p.deps.Ingester.NewSession(topic)
+	save := p.sessionStore(sess, topic, partition)
+	defer save(true)
 	p.loop(gctx, "ingest", topic, partition, offset, func(ctx context.Context, msgs []kafka.Message) error {
+		defer save(false)
 		step := p.stepTimer("ingest")
 		out := make([]kafka.Message, 0, len(msgs))
 		var dlq []kafka.Message
@@ -290,6 +299,47 @@ func (p *Pipeline) ingestPartition(gctx context.Context, gen *kafka.Generation, 
 		step("commit")
 		return err
 	})
+}
+
+// sessionStore restores a session's adapter state from StateDir and
+// returns the function that saves it: at most every 10 seconds while the
+// partition is being processed, and when the worker lets it go. Losing the
+// last seconds (a crash) costs correlation, never attempts: status lines are
+// decoded without it.
+func (p *Pipeline) sessionStore(sess *ingest.Session, topic string, partition int) func(final bool) {
+	if p.deps.StateDir == "" {
+		return func(bool) {}
+	}
+	log := p.log.With("stage", "ingest", "topic", topic, "partition", partition)
+	dir := filepath.Join(p.deps.StateDir, "ingest-state")
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d.json", topic, partition))
+	if b, err := os.ReadFile(path); err == nil {
+		if err := sess.Restore(b); err != nil {
+			log.Warn("adapter state not restored; correlation starts afresh", "file", path, "err", err)
+		} else {
+			log.Info("adapter state restored", "file", path, "bytes", len(b))
+		}
+	}
+	last := time.Now()
+	return func(final bool) {
+		if !final && time.Since(last) < 10*time.Second {
+			return
+		}
+		last = time.Now()
+		b, err := sess.Snapshot()
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err == nil {
+			tmp := path + ".tmp"
+			if err = os.WriteFile(tmp, b, 0o644); err == nil {
+				err = os.Rename(tmp, path)
+			}
+		}
+		if err != nil {
+			log.Warn("adapter state not saved", "file", path, "err", err)
+		}
+	}
 }
 
 // DLQ headers; the value is the original record (cut at dlqMaxBytes).

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"sort"
 
 	"github.com/bounced-dev/bounced/processor/ingest/esp"
@@ -32,8 +33,8 @@ func adapters(cfg Config) map[string]func() Adapter {
 	}
 	return map[string]func() Adapter{
 		raw.FormatPostfix:  func() Adapter { return postfix.New(cfg.Postfix) },
-		raw.FormatExim:     func() Adapter { return exim.New(ex) },
-		raw.FormatPMTA:     func() Adapter { return pmta.New(pm) },
+		raw.FormatExim:     func() Adapter { return eximAdapter{exim.New(ex)} },
+		raw.FormatPMTA:     func() Adapter { return pmtaAdapter{pmta.New(pm)} },
 		raw.FormatKumoMTA:  func() Adapter { return kumo.New(cfg.KumoMTA) },
 		raw.FormatSES:      func() Adapter { return esp.NewSES(cfg.ESP) },
 		raw.FormatSendGrid: func() Adapter { return esp.NewSendGrid(cfg.ESP) },
@@ -49,4 +50,32 @@ func formatNames(m map[string]func() Adapter) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// Stateful adapters persist their state as bytes (Session.Snapshot); Exim's
+// and PowerMTA's states are plain structs, stored as JSON.
+type eximAdapter struct{ *exim.Decoder }
+
+func (a eximAdapter) Snapshot() ([]byte, error) { return json.Marshal(a.Decoder.Snapshot()) }
+
+func (a eximAdapter) Restore(b []byte) error {
+	var s exim.State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	a.Decoder.Restore(s)
+	return nil
+}
+
+type pmtaAdapter struct{ *pmta.Decoder }
+
+func (a pmtaAdapter) Snapshot() ([]byte, error) { return json.Marshal(a.Decoder.Snapshot()) }
+
+func (a pmtaAdapter) Restore(b []byte) error {
+	var s pmta.State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	a.Decoder.Restore(s)
+	return nil
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -188,4 +189,61 @@ func (in *Ingester) campaign(kind string) campaignMatcher {
 		return m
 	}
 	return in.campaigns["default"]
+}
+
+// snapshotter is an adapter with state worth keeping across a restart.
+type snapshotter interface {
+	Snapshot() ([]byte, error)
+	Restore([]byte) error
+}
+
+// sessionState is the stored form of a Session: each stateful adapter's
+// snapshot by format name.
+type sessionState struct {
+	Version  int                        `json:"v"`
+	Adapters map[string]json.RawMessage `json:"adapters"`
+}
+
+// Snapshot captures the state of the session's stateful adapters (Postfix
+// queue-id correlation, Exim arrivals, PowerMTA headers), so that a
+// restarted member goes on correlating where it stopped.
+func (s *Session) Snapshot() ([]byte, error) {
+	st := sessionState{Version: 1, Adapters: map[string]json.RawMessage{}}
+	for name, ad := range s.adapters {
+		sn, ok := ad.(snapshotter)
+		if !ok {
+			continue
+		}
+		b, err := sn.Snapshot()
+		if err != nil {
+			return nil, fmt.Errorf("snapshot of %s state: %w", name, err)
+		}
+		st.Adapters[name] = b
+	}
+	return json.Marshal(st)
+}
+
+// Restore loads a Snapshot into a fresh session.
+func (s *Session) Restore(b []byte) error {
+	var st sessionState
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("session state: %w", err)
+	}
+	if st.Version != 1 {
+		return fmt.Errorf("session state: version %d is not 1", st.Version)
+	}
+	for name, blob := range st.Adapters {
+		ad, err := s.adapter(name)
+		if err != nil {
+			return fmt.Errorf("session state: %w", err)
+		}
+		sn, ok := ad.(snapshotter)
+		if !ok {
+			continue
+		}
+		if err := sn.Restore(blob); err != nil {
+			return fmt.Errorf("session state of %s: %w", name, err)
+		}
+	}
+	return nil
 }
