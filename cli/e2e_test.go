@@ -289,3 +289,45 @@ func gaugeSum(n *node, name string) float64 {
 	}
 	return sum
 }
+
+// TestIngestReplay makes stage 1 read its whole input a second time, as it
+// would after losing its committed offsets, so every attempt reaches the
+// attempts topic twice. Stage 2 recognises the copies by their input
+// position and the result is still exactly the ground truth.
+func TestIngestReplay(t *testing.T) {
+	chAddr, db := chtest.Database(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	stream, err := demo.Generate(demo.Tiny(31))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := startNode(ctx, testConfig(t, dir, chAddr, db), testIO(), startEmbedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := produce(ctx, n, stream.Records); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runUntilDrained(ctx, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	n.close()
+
+	n, err = startNode(ctx, testConfig(t, dir, chAddr, db), testIO(), startEmbedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	if _, err := n.e.adm.DeleteGroups(ctx, "bounced-ingest"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runUntilDrained(ctx, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	if dup := counterSum(n, "bounced_duplicates_total"); dup < float64(stream.Truth.Attempts) {
+		t.Errorf("%v duplicates recognised, want every one of the %d attempts", dup, stream.Truth.Attempts)
+	}
+	assertTruth(ctx, t, n, stream)
+}

@@ -17,9 +17,10 @@ import (
 func (p *Pipeline) decidePartition(gctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64) {
 	log := p.log.With("stage", "decide", "partition", partition)
 	var states map[string]streak.State
+	var sources map[string]srcPos
 	for states == nil {
 		t0 := time.Now()
-		s, n, err := restore(gctx, p.deps.Conn, p.topics.State, partition)
+		s, src, n, err := restore(gctx, p.deps.Conn, p.topics.State, partition)
 		if err != nil {
 			if gctx.Err() != nil {
 				return
@@ -32,7 +33,7 @@ func (p *Pipeline) decidePartition(gctx context.Context, gen *kafka.Generation, 
 			}
 			continue
 		}
-		states = s
+		states, sources = s, src
 		p.m.RestoreTime.Observe(time.Since(t0).Seconds())
 		p.m.StateKeys.Add(float64(len(states)))
 		log.Info("state restored", "recipients", len(states), "changelog_records", n, "took", time.Since(t0).Round(time.Millisecond), "from_offset", offset)
@@ -46,13 +47,14 @@ func (p *Pipeline) decidePartition(gctx context.Context, gen *kafka.Generation, 
 
 	p.loop(gctx, "decide", topic, partition, offset, func(ctx context.Context, msgs []kafka.Message) error {
 		before := len(states)
-		err := p.decideBatch(ctx, gen, topic, partition, states, msgs)
+		err := p.decideBatch(ctx, gen, topic, partition, states, sources, msgs)
 		p.m.StateKeys.Add(float64(len(states) - before))
 		if err != nil {
 			// The in-memory states now hold events that were never
 			// committed; they must not outlive this worker. The next
 			// owner restores from the changelog and replays.
 			clear(states)
+			clear(sources)
 		}
 		return err
 	})
@@ -64,15 +66,25 @@ type pending struct {
 	off int64
 }
 
-func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic string, partition int, states map[string]streak.State, msgs []kafka.Message) error {
+func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic string, partition int, states map[string]streak.State, sources map[string]srcPos, msgs []kafka.Message) error {
 	step := p.stepTimer("decide")
 	rows := make([]Row, 0, len(msgs))
 	var pubs []pending
 	var dlq []kafka.Message
 	dirty := make(map[string]struct{}, len(msgs))
+	sourcesMoved := false
 	for i := range msgs {
 		m := &msgs[i]
 		key := string(m.Key)
+		if src, pos, ok := parseSource(header(m, HeaderSource)); ok {
+			if last, seen := sources[src]; seen && !pos.after(last) {
+				// Stage 1 produced this attempt again after a crash.
+				p.m.Duplicates.Inc()
+				continue
+			}
+			sources[src] = pos
+			sourcesMoved = true
+		}
 		st, ok := states[key]
 		if !ok {
 			st = streak.New()
@@ -162,7 +174,8 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 	}
 
 	step("suppressions")
-	// 2. The changelog: absolute state with LastOff, co-partitioned.
+	// 2. The changelog: absolute state with LastOff, co-partitioned, and
+	// the partition's source positions.
 	if len(dirty) > 0 {
 		cl := make([]kafka.Message, 0, len(dirty))
 		for key := range dirty {
@@ -174,6 +187,18 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 			cl = append(cl, kafka.Message{Topic: p.topics.State, Partition: partition, Key: []byte(key), Value: v})
 		}
 		if err := p.write(ctx, "decide", "changelog", p.changes, cl); err != nil {
+			return err
+		}
+	}
+	// The source positions go last, in a write of their own: a position
+	// must never be durable before the states it covers.
+	if sourcesMoved {
+		v, err := json.Marshal(sources)
+		if err != nil {
+			return fmt.Errorf("encode source positions: %w", err)
+		}
+		msg := kafka.Message{Topic: p.topics.State, Partition: partition, Key: []byte(sourcesKey), Value: v}
+		if err := p.write(ctx, "decide", "changelog", p.changes, []kafka.Message{msg}); err != nil {
 			return err
 		}
 	}

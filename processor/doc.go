@@ -31,6 +31,10 @@
 // committed offset: ClickHouse rows below the watermark are skipped, events
 // at or below a recipient's LastOff are skipped, and suppression records are
 // rewritten with identical content, which the compacted topic absorbs.
+// Stage 1 marks each attempt with the input position it came from; stage 2
+// keeps, per attempts partition, the highest position applied from each
+// input partition (in the changelog, written after the states it covers), so
+// the attempts stage 1 produces again after its own crash are skipped.
 // Duplicate event ids (shippers re-sending) are recognised per recipient and
 // have no effect anywhere. A flush that cannot complete is retried with
 // backoff, which stops consumption: backpressure, not unbounded buffering.

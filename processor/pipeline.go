@@ -283,7 +283,8 @@ func (p *Pipeline) ingestPartition(gctx context.Context, gen *kafka.Generation, 
 				if a.Verdict != nil {
 					p.m.Classified.WithLabelValues(string(a.Verdict.Class), string(a.Verdict.Label)).Inc()
 				}
-				out = append(out, kafka.Message{Topic: p.topics.Attempts, Key: []byte(a.RecipientNorm), Value: v})
+				out = append(out, kafka.Message{Topic: p.topics.Attempts, Key: []byte(a.RecipientNorm), Value: v,
+					Headers: []kafka.Header{{Key: HeaderSource, Value: []byte(sourceValue(topic, partition, m.Offset, j))}}})
 			}
 		}
 		step("process")
