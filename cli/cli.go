@@ -41,6 +41,7 @@ func commands() map[string]command {
 		"suppress": {"get|lift|add|export suppressions", suppressCmd},
 		"replay":   {"re-send dead-lettered records to their source topic", replayCmd},
 		"version":  {"print the version", versionCmd},
+		"broker":   {"run the embedded Kafka broker alone (persisted under data_dir) for members and clients to share", brokerCmd},
 	}
 }
 
