@@ -1,8 +1,6 @@
 package exim
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -14,18 +12,11 @@ import (
 	"time"
 
 	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/ingest/internal/golden"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from the decoder's output")
-
-// goldenLine is one line of a golden file: what one input line became.
-type goldenLine struct {
-	Line     int             `json:"line"`
-	Attempts []event.Attempt `json:"attempts,omitempty"`
-	Skip     string          `json:"skip,omitempty"`
-	Error    string          `json:"error,omitempty"`
-}
 
 // record builds the raw.Record an unwrapper would hand over for a log line,
 // moving an "exim[pid]: " prefix into Program and PID.
@@ -51,59 +42,7 @@ func TestGolden(t *testing.T) {
 	}
 	for _, in := range files {
 		name := strings.TrimSuffix(filepath.Base(in), ".txt")
-		t.Run(name, func(t *testing.T) {
-			f, err := os.Open(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			d := New(Config{})
-			var got bytes.Buffer
-			sc := bufio.NewScanner(f)
-			sc.Buffer(nil, 1<<20)
-			n := 0
-			for sc.Scan() {
-				n++
-				line := sc.Text()
-				if line == "" || strings.HasPrefix(line, "#") {
-					continue
-				}
-				atts, skip, err := d.Decode(record(line))
-				g := goldenLine{Line: n, Attempts: atts, Skip: skip}
-				if err != nil {
-					g.Error = err.Error()
-				}
-				b, _ := json.Marshal(g)
-				got.Write(b)
-				got.WriteByte('\n')
-			}
-			path := filepath.Join("testdata", "golden", name+".jsonl")
-			if *update {
-				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				gl, wl := strings.Split(got.String(), "\n"), strings.Split(string(want), "\n")
-				for i := range max(len(gl), len(wl)) {
-					var g, w string
-					if i < len(gl) {
-						g = gl[i]
-					}
-					if i < len(wl) {
-						w = wl[i]
-					}
-					if g != w {
-						t.Fatalf("golden mismatch at output line %d:\n got %s\nwant %s\n(run go test -update if the change is intended)", i+1, g, w)
-					}
-				}
-			}
-		})
+		t.Run(name, func(t *testing.T) { golden.File(t, name, *update, New(Config{}), record) })
 	}
 }
 
