@@ -61,6 +61,7 @@ type compiled struct {
 	label    event.Label
 	verdict  event.Verdict
 	expired  event.Verdict // verdict with label expired, same rule id (outcomeAware)
+	retried  bool          // Rule.Retried: outcome bounced makes the label expired
 	tier     Tier
 	phrases  []int32
 	all      []int32
@@ -138,7 +139,7 @@ func New(rules []Rule) (*Classifier, error) {
 	}
 	for _, i := range order {
 		r := &rules[i]
-		cr := compiled{id: r.ID, label: r.Label, tier: r.Tier(), domains: r.Domains}
+		cr := compiled{id: r.ID, label: r.Label, tier: r.Tier(), domains: r.Domains, retried: r.Retried}
 		cr.verdict = event.NewVerdict(r.Label, r.ID)
 		cr.verdict.Local = r.Local
 		cr.expired = event.NewVerdict(event.LabelExpired, r.ID)
@@ -279,9 +280,12 @@ func (c *Classifier) Classify(in Input) event.Verdict {
 //     what kept failing, not that the address is bad. A hard or block
 //     verdict is kept: it is the reason the retries failed, and it feeds
 //     suppression and the sender-health alerts.
-//   - outcome bounced with a network_error rule: the MTA bounced the
-//     message because it could not connect (timeouts, refused
-//     connections, transient DNS) until its queue lifetime ran out.
+//   - outcome bounced with a rule marked retried (a refused or timed-out
+//     connection): MTAs retry those until their queue lifetime runs out,
+//     so a bounce after one means the lifetime ran out. A mail loop
+//     (5.4.6, "too many hops") bounces at once and a transient DNS failure
+//     is not a connection failure, so their rules are not marked and keep
+//     network_error.
 //
 // Outcome deferred keeps network_error: the MTA is still retrying.
 func (r *compiled) outcomeAware(o event.Outcome) event.Verdict {
@@ -291,7 +295,7 @@ func (r *compiled) outcomeAware(o event.Outcome) event.Verdict {
 			return r.expired
 		}
 	case event.Bounced:
-		if r.label == event.NetworkError {
+		if r.retried {
 			return r.expired
 		}
 	}

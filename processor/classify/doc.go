@@ -14,6 +14,7 @@
 //	  - id: text.user_unknown        # dotted, stable; the verdict's rule
 //	    label: mailbox_unknown       # a SPEC §4 label; class and scope follow
 //	    local: false                 # true: our own MTA failed, never the recipient's fault
+//	    retried: false               # true: MTAs retry it until expiry (outcome bounced → expired)
 //	    phrases: ["user unknown"]    # lower-case literals, any one must occur
 //	    all: ["recipient"]           # literals that must all occur too
 //	    regex: '\buser\b'            # RE2, case-insensitive, only after the literals hit
@@ -57,14 +58,21 @@
 //
 // After a rule decides, the event's outcome can turn its label into
 // expired (transport, soft) while the verdict keeps the deciding rule's id,
-// so the reply that kept failing stays visible: rule "text.network", label
-// expired. This happens when the outcome is expired and the rule's verdict
-// is soft (a transport failure, greylisting, a full mailbox, unknown), and
-// when the outcome is bounced and the rule's label is network_error (the
-// MTA gave up after connection failures or timeouts). A hard or block
-// verdict under outcome expired is kept: it says why the retries failed
-// and feeds suppression and the sender-health alerts. Outcome deferred
-// keeps network_error: the MTA is still retrying.
+// so the reply that kept failing stays visible: rule "text.connect_failed",
+// label expired. This happens when the outcome is expired and the rule's
+// verdict is soft (a transport failure, greylisting, a full mailbox,
+// unknown), and when the outcome is bounced and the rule is marked
+// retried: a refused or timed-out connection (text.connect_failed, Postfix
+// "delivery temporarily suspended", X.4.1 "no answer from host") is retried
+// by every MTA until its queue lifetime runs out, so a bounce after it
+// means the lifetime ran out. Other network failures are not marked and
+// keep network_error under outcome bounced: a mail loop (5.4.6, "too many
+// hops") bounces at once without retries, and a transient DNS failure or a
+// session lost half-way is not a failure to connect. Load accepts retried
+// only on a soft label. A hard or block verdict under outcome expired is
+// kept: it says why the retries failed and feeds suppression and the
+// sender-health alerts. Outcome deferred keeps network_error: the MTA is
+// still retrying.
 //
 // # Weak evidence is never hard
 //
@@ -119,5 +127,9 @@
 // the text is stronger evidence.
 //
 // Stream is the `bounced classify` command; Eval measures the classifier on
-// the labelled corpus.
+// the labelled corpus. Eval classifies every corpus row with outcome
+// bounced, because every row comes from a bounce message (a DSN: the MTA
+// gave up); only the rules marked retried read the outcome that way, and
+// the corpus's auto-replies, complaints and deliveries are decided by their
+// text or code.
 package classify

@@ -78,6 +78,13 @@ func ratio(a, b int) float64 {
 // by name: smtp_code, enhanced_code, text, label, class) and measures the
 // answers. Rows for which any skip function returns true are counted as
 // skipped and not measured.
+//
+// Every row is classified with outcome bounced: the corpus texts come from
+// bounce messages (DSNs: the MTA gave up on the recipient), and that is the
+// outcome the pipeline sees for them. It matters only for rules marked
+// retried (a refused or timed-out connection), whose label becomes expired;
+// auto-replies, complaints and deliveries in the corpus are decided by
+// their text or code, which the outcome does not change.
 func Eval(c *Classifier, r io.Reader, skip ...func(Row) bool) (Report, error) {
 	rep := Report{Confusion: map[event.Class]map[event.Class]int{}, Sources: map[string]*Tally{}}
 	sc := bufio.NewScanner(r)
@@ -121,7 +128,7 @@ func Eval(c *Classifier, r io.Reader, skip ...func(Row) bool) (Report, error) {
 			rep.Skipped++
 			continue
 		}
-		got := c.Classify(Input{Code: row.Code, Enhanced: row.Enhanced, Text: row.Text})
+		got := c.Classify(Input{Code: row.Code, Enhanced: row.Enhanced, Text: row.Text, Outcome: event.Bounced})
 		rep.Rows++
 		src := rep.Sources[row.Source]
 		if src == nil {

@@ -32,17 +32,21 @@ func TestEvalCorpus(t *testing.T) {
 
 	// The issue's targets are class >= 0.95, label >= 0.90 and false-hard
 	// <= 0.005. False-hard is met; the accuracy floors are what the rules
-	// reach without string-specific rules. The rows left wrong are pairs
-	// with the same text and opposite labels (Sisimai decided them from
-	// the DSN's SMTP command, which the text does not carry), samples that
-	// name no reason at all ("Delivery to the following recipient failed
-	// permanently"), and labels SPEC §4 rejects (a blocklist or relay
-	// refusal called hard): see the report this test logs.
-	if got := rep.ClassAccuracy(); got < 0.925 {
-		t.Errorf("class accuracy %.3f below floor 0.925 (issue target 0.95)", got)
+	// reach without string-specific rules (767/827 class, 712/827 label).
+	// The rows left wrong are pairs with the same text and opposite labels
+	// (Sisimai decided them from the DSN's SMTP command, which the text
+	// does not carry; BMH files the same Exchange text under two labels),
+	// samples that name no reason at all ("Delivery to the following
+	// recipient failed permanently"), labels SPEC §4 rejects (a blocklist,
+	// relay or DNS failure called hard), and label mappings that differ
+	// from ours within the same class (BMH "antispam" as sender_blocked
+	// where the text says the message scored as spam): see the report this
+	// test logs.
+	if got := rep.ClassAccuracy(); got < 0.927 {
+		t.Errorf("class accuracy %.3f below floor 0.927 (issue target 0.95)", got)
 	}
-	if got := rep.LabelAccuracy(); got < 0.84 {
-		t.Errorf("label accuracy %.3f below floor 0.84 (issue target 0.90)", got)
+	if got := rep.LabelAccuracy(); got < 0.86 {
+		t.Errorf("label accuracy %.3f below floor 0.86 (issue target 0.90)", got)
 	}
 	if got := rep.FalseHardRate(); got > 0.005 {
 		t.Errorf("false-hard rate %.4f above the issue's ceiling 0.005", got)

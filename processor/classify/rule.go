@@ -27,6 +27,10 @@ type Rule struct {
 	// Local marks a failure of our own MTA, which never counts against the
 	// recipient.
 	Local bool `yaml:"local,omitempty"`
+	// Retried marks a failure MTAs retry until their queue lifetime runs
+	// out (a refused or timed-out connection): when the outcome is bounced,
+	// the MTA gave up on it, so the label becomes expired (see doc.go).
+	Retried bool `yaml:"retried,omitempty"`
 
 	// Phrases are lower-case literals; any one of them must occur.
 	Phrases []string `yaml:"phrases,omitempty"`
@@ -183,8 +187,12 @@ func validate(rules []Rule) error {
 			return ruleError(i, r, "id", "duplicate of rule %d", j)
 		}
 		seen[r.ID] = i
-		if _, _, ok := r.Label.Taxonomy(); !ok {
+		class, _, ok := r.Label.Taxonomy()
+		if !ok {
 			return ruleError(i, r, "label", "unknown label %q", r.Label)
+		}
+		if r.Retried && class != event.ClassSoft {
+			return ruleError(i, r, "retried", "needs a soft label, not %s (%s): a bounce after a retried failure is expiry, never evidence against the recipient or the sender", r.Label, class)
 		}
 		for _, list := range []struct {
 			name string

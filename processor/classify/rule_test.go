@@ -29,6 +29,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad command", "rules:\n  - id: a.b\n    label: unknown\n    command: [QUIT]\n", []string{"command", "QUIT"}},
 		{"provider without condition", "rules:\n  - id: a.b\n    label: unknown\n    domains: [gmail.com]\n", []string{"provider rule"}},
 		{"duplicate id", "rules:\n  - id: a.b\n    label: unknown\n    codes: [5xx]\n  - id: a.b\n    label: unknown\n    codes: [4xx]\n", []string{"rule 1 (a.b)", "duplicate of rule 0"}},
+		{"retried hard label", "rules:\n  - id: a.b\n    label: mailbox_unknown\n    retried: true\n    codes: [5xx]\n", []string{"rule 0 (a.b)", "retried", "soft"}},
 		{"not yaml", "rules: [", []string{"parse rules"}},
 	}
 	for _, tt := range tests {

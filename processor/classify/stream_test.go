@@ -28,7 +28,7 @@ not json
 	}
 	// Output:
 	// {"class":"hard","label":"mailbox_unknown","scope":"recipient","rule":"text.user_unknown"}
-	// {"class":"soft","label":"network_error","scope":"transport","rule":"text.network"}
+	// {"class":"soft","label":"network_error","scope":"transport","rule":"text.connect_failed"}
 	// {"class":"soft","label":"network_error","scope":"transport","rule":"local.kumomta","local":true}
 	// {"line":4,"error":"invalid JSON: invalid character 'o' in literal null (expecting 'u')"}
 	// {"line":5,"error":"nothing to classify: want smtp.code, smtp.enhanced, smtp.text or diagnostic"}
