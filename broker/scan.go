@@ -28,11 +28,42 @@ func (c *Clients) Partitions(ctx context.Context, topic string) (int, error) {
 	return 0, fmt.Errorf("metadata of %s: topic not found", topic)
 }
 
+// EndOffset returns the offset the next record produced to partition will
+// get (the high watermark).
+func (c *Clients) EndOffset(ctx context.Context, topic string, partition int) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: c.Transport, Timeout: 30 * time.Second}
+	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(partition)}},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("end offset of %s/%d: %w", topic, partition, err)
+	}
+	for _, po := range lo.Topics[topic] {
+		if po.Partition == partition {
+			if po.Error != nil {
+				return 0, fmt.Errorf("end offset of %s/%d: %w", topic, partition, po.Error)
+			}
+			return po.LastOffset, nil
+		}
+	}
+	return 0, fmt.Errorf("end offset of %s/%d: partition missing from the answer", topic, partition)
+}
+
 // Scan reads partition of topic from its first offset up to the end it has
 // when Scan starts, calling fn for each record in order (value nil for a
 // tombstone). It returns the offset after the last record read. Scans are
 // how compacted topics are turned back into tables.
 func (c *Clients) Scan(ctx context.Context, topic string, partition int, fn func(offset int64, key, value []byte) error) (int64, error) {
+	return c.ScanFrom(ctx, topic, partition, -1, fn)
+}
+
+// ErrOutOfRange is returned by ScanFrom when the offset to start from is not
+// in the partition: before its first offset or after its end. A cache that
+// remembered that offset belongs to another life of the topic.
+var ErrOutOfRange = errors.New("offset out of range")
+
+// ScanFrom is Scan from offset from (negative: the first offset).
+func (c *Clients) ScanFrom(ctx context.Context, topic string, partition int, from int64, fn func(offset int64, key, value []byte) error) (int64, error) {
 	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: c.Transport, Timeout: 30 * time.Second}
 	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
 		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.FirstOffsetOf(partition), kafka.LastOffsetOf(partition)}},
@@ -54,6 +85,12 @@ func (c *Clients) Scan(ctx context.Context, topic string, partition int, fn func
 		return 0, fmt.Errorf("list offsets of %s/%d: partition missing from the answer", topic, partition)
 	}
 	off := first
+	if from >= 0 {
+		if from < first || from > end {
+			return 0, fmt.Errorf("scan %s/%d from %d (partition holds %d..%d): %w", topic, partition, from, first, end, ErrOutOfRange)
+		}
+		off = from
+	}
 	for off < end {
 		fr, err := client.Fetch(ctx, &kafka.FetchRequest{
 			Topic: topic, Partition: partition, Offset: off,

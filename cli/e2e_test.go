@@ -154,6 +154,30 @@ func TestRestart(t *testing.T) {
 	}
 	defer n.close()
 	assertTruth(ctx, t, n, stream)
+	// The graceful stop wrote local checkpoints; the new member started
+	// from them, not from the whole changelog.
+	if got := counterWith(n, "bounced_state_restored_total", "from", "checkpoint"); got == 0 {
+		t.Error("the restarted member restored nothing from its local checkpoints")
+	}
+}
+
+// counterWith sums the counter name over the series whose label is value.
+func counterWith(n *node, name, label, value string) float64 {
+	mfs, _ := n.reg.Gather()
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == label && lp.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
 }
 
 // assertTruth reads the suppression topic back as a table and fails the
@@ -275,6 +299,11 @@ func TestRebalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertTruth(ctx, t, a, stream)
+	// Through two rebalances a kept the partitions it did not give away in
+	// memory instead of restoring them again.
+	if got := counterWith(a, "bounced_state_restored_total", "from", "memory"); got == 0 {
+		t.Error("no state was kept across generations")
+	}
 }
 
 func gaugeSum(n *node, name string) float64 {

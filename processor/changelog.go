@@ -3,11 +3,17 @@ package processor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/bounced-dev/bounced/broker"
+	"github.com/bounced-dev/bounced/processor/statestore"
 	"github.com/bounced-dev/bounced/processor/streak"
 )
 
@@ -53,41 +59,148 @@ func sourceValue(topic string, partition int, offset int64, index int) string {
 	return topic + "/" + strconv.Itoa(partition) + "/" + strconv.FormatInt(offset, 10) + "/" + strconv.Itoa(index)
 }
 
-// restore reads partition p of the state changelog to its end and returns
-// the latest state of every recipient in it, and the partition's source
-// positions. The changelog is compacted and holds absolute states, so the
-// last record per key wins and tombstones delete.
-func restore(ctx context.Context, conn *broker.Clients, topic string, partition int) (map[string]streak.State, map[string]srcPos, int, error) {
-	states := make(map[string]streak.State)
-	sources := make(map[string]srcPos)
+// partState is one attempts partition's recipients and input positions,
+// complete up to changelog offset next.
+type partState struct {
+	table   *statestore.Table
+	sources map[string]srcPos
+	next    int64     // changelog offset the state is complete up to; -1 before any read
+	saved   time.Time // when the last local checkpoint was written
+}
+
+func newPartState() *partState {
+	return &partState{table: statestore.NewTable(0), sources: map[string]srcPos{}, next: -1}
+}
+
+// catchUp reads the changelog partition from ps.next to its end into ps.
+// The changelog is compacted and holds absolute states, so the last record
+// per key wins and tombstones delete; reading a tail over a checkpoint
+// gives the same table as reading the whole partition.
+func catchUp(ctx context.Context, conn *broker.Clients, topic string, partition int, ps *partState) (int, error) {
 	records := 0
-	_, err := conn.Scan(ctx, topic, partition, func(off int64, key, val []byte) error {
+	var st streak.State
+	next, err := conn.ScanFrom(ctx, topic, partition, ps.next, func(off int64, key, val []byte) error {
 		records++
 		if string(key) == sourcesKey {
 			if val == nil {
-				clear(sources)
+				clear(ps.sources)
 				return nil
 			}
-			if err := json.Unmarshal(val, &sources); err != nil {
+			if err := json.Unmarshal(val, &ps.sources); err != nil {
 				return fmt.Errorf("source positions %s/%d@%d: %w", topic, partition, off, err)
 			}
 			return nil
 		}
 		if val == nil {
-			delete(states, string(key))
+			ps.table.Delete(string(key))
 			return nil
 		}
-		var s streak.State
-		if err := json.Unmarshal(val, &s); err != nil {
+		if err := st.UnmarshalBinary(val); err != nil {
 			// A record we cannot read would silently reset a recipient;
 			// refuse instead so that an operator looks.
 			return fmt.Errorf("state record %s/%d@%d for %q: %w", topic, partition, off, key, err)
 		}
-		states[string(key)] = s
+		ps.table.PutBytes(key, st)
 		return nil
 	})
 	if err != nil {
-		return nil, nil, 0, err
+		return records, err
 	}
-	return states, sources, records, nil
+	ps.next = next
+	return records, nil
+}
+
+// keeper holds the states of the partitions a member owned in its last
+// generation. kafka-go's group rebalances eagerly: every member gives up
+// every partition and is handed its new set, usually the same. A worker
+// that gives a partition up cleanly leaves its state here, and the next
+// worker on that partition takes it and reads only the changelog written
+// since (nothing, when the partition did not move). Partitions that moved
+// away are checkpointed to disk and dropped.
+type keeper struct {
+	p     *Pipeline
+	mu    sync.Mutex
+	parts map[int]*partState
+}
+
+func (k *keeper) put(partition int, ps *partState) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.parts[partition] = ps
+}
+
+func (k *keeper) take(partition int) *partState {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	ps := k.parts[partition]
+	delete(k.parts, partition)
+	return ps
+}
+
+// release drops the kept states of partitions not in the new assignment,
+// checkpointing them first (in the background: nothing modifies a kept
+// state, and the file is replaced atomically).
+func (k *keeper) release(assigned []int) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for part, ps := range k.parts {
+		if slices.Contains(assigned, part) {
+			continue
+		}
+		delete(k.parts, part)
+		go k.p.checkpoint(part, ps)
+	}
+}
+
+// checkpointPath is where partition's local checkpoint lives; empty when
+// the pipeline has no state directory.
+func (p *Pipeline) checkpointPath(partition int) string {
+	if p.deps.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(p.deps.StateDir, "decide-state", fmt.Sprintf("%s-%d.ckpt", p.topics.State, partition))
+}
+
+// checkpoint writes ps to the partition's local checkpoint. ps.next must
+// be the changelog's end offset after the state's last write.
+func (p *Pipeline) checkpoint(partition int, ps *partState) {
+	path := p.checkpointPath(partition)
+	if path == "" || ps.next < 0 {
+		return
+	}
+	meta, err := json.Marshal(ps.sources)
+	if err == nil {
+		err = statestore.Save(path, ps.table, statestore.Checkpoint{Topic: p.topics.State, Partition: partition, Offset: ps.next, Meta: meta})
+	}
+	if err != nil {
+		p.m.Checkpoints.WithLabelValues("error").Inc()
+		p.log.Warn("state checkpoint not written; a restart reads more of the changelog", "partition", partition, "err", err)
+		return
+	}
+	ps.saved = time.Now()
+	p.m.Checkpoints.WithLabelValues("ok").Inc()
+}
+
+// loadCheckpoint reads the partition's local checkpoint, or returns nil.
+func (p *Pipeline) loadCheckpoint(partition int) *partState {
+	path := p.checkpointPath(partition)
+	if path == "" {
+		return nil
+	}
+	t, c, err := statestore.Load(path)
+	if errors.Is(err, statestore.ErrNoCheckpoint) {
+		return nil
+	}
+	if err == nil && (c.Topic != p.topics.State || c.Partition != partition) {
+		err = fmt.Errorf("it is of %s/%d", c.Topic, c.Partition)
+	}
+	ps := &partState{table: t, sources: map[string]srcPos{}, next: c.Offset, saved: time.Now()}
+	if err == nil {
+		err = json.Unmarshal(c.Meta, &ps.sources)
+	}
+	if err != nil {
+		p.log.Warn("state checkpoint unusable; restoring from the changelog alone", "file", path, "err", err)
+		return nil
+	}
+	return ps
 }

@@ -25,6 +25,11 @@ type Config struct {
 	// DrainTimeout bounds the final flush of a partition when it is revoked
 	// or bounced shuts down. Default 30s.
 	DrainTimeout time.Duration `koanf:"drain_timeout"`
+	// CheckpointInterval is how often stage 2 writes each partition's state
+	// to a local checkpoint under data_dir, so that a member restarted after
+	// a crash reads only the changelog written since. It is also written
+	// on shutdown and when a partition moves away. Default 1m.
+	CheckpointInterval time.Duration `koanf:"checkpoint_interval"`
 }
 
 // WithDefaults fills unset fields.
@@ -49,6 +54,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.DrainTimeout == 0 {
 		c.DrainTimeout = 30 * time.Second
+	}
+	if c.CheckpointInterval == 0 {
+		c.CheckpointInterval = time.Minute
 	}
 	return c
 }
@@ -75,6 +83,9 @@ func (c Config) Validate() error {
 	}
 	if c.DrainTimeout < time.Second {
 		return fmt.Errorf("pipeline.drain_timeout: %s is shorter than 1s", c.DrainTimeout)
+	}
+	if c.CheckpointInterval < time.Second {
+		return fmt.Errorf("pipeline.checkpoint_interval: %s is shorter than 1s", c.CheckpointInterval)
 	}
 	return nil
 }

@@ -3,61 +3,129 @@ package processor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/bounced-dev/bounced/broker"
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/streak"
 )
 
 // decidePartition is stage 2 for one attempts partition: restore the
 // partition's recipients, then fold and flush batches until revoked.
-func (p *Pipeline) decidePartition(gctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64) {
+func (p *Pipeline) decidePartition(gctx context.Context, o *owner, offset int64) {
+	partition := o.partition
 	log := p.log.With("stage", "decide", "partition", partition)
-	var states map[string]streak.State
-	var sources map[string]srcPos
-	for states == nil {
-		t0 := time.Now()
-		s, src, n, err := restore(gctx, p.deps.Conn, p.topics.State, partition)
-		if err != nil {
-			if gctx.Err() != nil {
-				return
-			}
-			log.Error("state restore failed; retrying", "err", err)
-			select {
-			case <-gctx.Done():
-				return
-			case <-time.After(2 * time.Second):
-			}
-			continue
-		}
-		states, sources = s, src
-		p.m.RestoreTime.Observe(time.Since(t0).Seconds())
-		p.m.StateKeys.Add(float64(len(states)))
-		log.Info("state restored", "recipients", len(states), "changelog_records", n, "took", time.Since(t0).Round(time.Millisecond), "from_offset", offset)
+	ps := p.restoreState(gctx, log, partition, offset)
+	if ps == nil {
+		return // the generation ended first
 	}
-	defer func() { p.m.StateKeys.Sub(float64(len(states))) }()
+	keys := ps.table.Len()
+	p.m.StateKeys.Add(float64(keys))
+	defer func() { p.m.StateKeys.Sub(float64(keys)) }()
 	if err := retry(gctx, log, func() { p.m.Retries.WithLabelValues("decide", "assign").Inc() }, "read back the store's watermark",
-		func(ctx context.Context) error { return p.deps.Store.Assign(ctx, topic, int32(partition)) }); err != nil {
+		func(ctx context.Context) error { return p.deps.Store.Assign(ctx, o.topic, int32(partition)) }); err != nil {
+		p.kept.put(partition, ps) // nothing was applied: the state is still whole
 		return
 	}
-	defer p.deps.Store.Revoke(topic, int32(partition))
+	defer p.deps.Store.Revoke(o.topic, int32(partition))
 
-	p.loop(gctx, "decide", topic, partition, offset, func(ctx context.Context, msgs []kafka.Message) error {
-		before := len(states)
-		err := p.decideBatch(ctx, gen, topic, partition, states, sources, msgs)
-		p.m.StateKeys.Add(float64(len(states) - before))
-		if err != nil {
-			// The in-memory states now hold events that were never
-			// committed; they must not outlive this worker. The next
-			// owner restores from the changelog and replays.
-			clear(states)
-			clear(sources)
+	checkpoint := func() {
+		if p.deps.StateDir == "" || time.Since(ps.saved) < p.cfg.CheckpointInterval {
+			return
 		}
+		if err := p.settle(gctx, partition, ps); err != nil {
+			log.Warn("state checkpoint skipped", "err", err)
+			ps.saved = time.Now() // try again an interval later, not every batch
+			return
+		}
+		p.checkpoint(partition, ps)
+	}
+	err := p.loop(gctx, "decide", o, offset, checkpoint, func(ctx context.Context, msgs []kafka.Message) error {
+		err := p.decideBatch(ctx, o, ps, msgs)
+		p.m.StateKeys.Add(float64(ps.table.Len() - keys))
+		keys = ps.table.Len()
 		return err
 	})
+	if err != nil {
+		// The table now holds events that were never committed; it must
+		// not outlive this worker. The next owner restores from the
+		// changelog and replays.
+		return
+	}
+	// A clean hand-over: keep the state for the next generation, or write
+	// it to disk when bounced is stopping.
+	if err := p.settle(p.hard, partition, ps); err != nil {
+		log.Warn("state not kept; the next owner restores it from the changelog", "err", err)
+		return
+	}
+	if p.stopping.Err() != nil {
+		p.checkpoint(partition, ps)
+		return
+	}
+	p.kept.put(partition, ps)
+}
+
+// settle records in ps the changelog offset its state is complete up to:
+// the partition's end, as this worker is its only writer.
+func (p *Pipeline) settle(ctx context.Context, partition int, ps *partState) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	end, err := p.deps.Conn.EndOffset(ctx, p.topics.State, partition)
+	if err != nil {
+		return err
+	}
+	ps.next = end
+	return nil
+}
+
+// restoreState brings the partition's state up to date before any event is
+// applied: from the state this member kept since the last generation, else
+// from its local checkpoint, else from nothing; then it reads the changelog
+// from where that state ends. It returns nil when gctx ends first.
+func (p *Pipeline) restoreState(gctx context.Context, log *slog.Logger, partition int, offset int64) *partState {
+	t0 := time.Now()
+	from := "memory"
+	ps := p.kept.take(partition)
+	if ps == nil {
+		from = "checkpoint"
+		ps = p.loadCheckpoint(partition)
+	}
+	if ps == nil {
+		from = "changelog"
+		ps = newPartState()
+	}
+	base := ps.table.Len()
+	for {
+		n, err := catchUp(gctx, p.deps.Conn, p.topics.State, partition, ps)
+		if err == nil {
+			p.m.Restored.WithLabelValues(from).Add(float64(base))
+			p.m.Restored.WithLabelValues("changelog").Add(float64(n))
+			p.m.RestoreTime.Observe(time.Since(t0).Seconds())
+			log.Info("state restored", "from", from, "recipients", ps.table.Len(), "kept", base, "changelog_records", n,
+				"took", time.Since(t0).Round(time.Millisecond), "input_offset", offset)
+			return ps
+		}
+		if gctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, broker.ErrOutOfRange) {
+			// The kept state belongs to another life of the topic.
+			log.Warn("kept state does not match the changelog; restoring from the whole changelog", "err", err)
+			ps, from, base = newPartState(), "changelog", 0
+			continue
+		}
+		log.Error("state restore failed; retrying", "err", err)
+		select {
+		case <-gctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 type pending struct {
@@ -66,7 +134,9 @@ type pending struct {
 	off int64
 }
 
-func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic string, partition int, states map[string]streak.State, sources map[string]srcPos, msgs []kafka.Message) error {
+func (p *Pipeline) decideBatch(ctx context.Context, o *owner, ps *partState, msgs []kafka.Message) error {
+	topic, partition := o.topic, o.partition
+	states, sources := ps.table, ps.sources
 	step := p.stepTimer("decide")
 	rows := make([]Row, 0, len(msgs))
 	var pubs []pending
@@ -85,7 +155,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 			sources[src] = pos
 			sourcesMoved = true
 		}
-		st, ok := states[key]
+		st, ok := states.Get(key)
 		if !ok {
 			st = streak.New()
 		}
@@ -124,7 +194,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 		if res.Replay {
 			continue
 		}
-		states[key] = st
+		states.Put(key, st)
 		dirty[key] = struct{}{}
 		if res.Publish {
 			pubs = append(pubs, pending{key: key, rec: res.Record, off: m.Offset})
@@ -134,13 +204,13 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 	step("process")
 	// 1. Outputs: ClickHouse attempts (watermark-guarded), DLQ, suppressions.
 	if len(rows) > 0 {
-		if err := retry(ctx, p.log, func() { p.m.Retries.WithLabelValues("decide", "clickhouse_attempts").Inc() }, "clickhouse attempts",
+		if err := p.guarded(ctx, o, "decide", "clickhouse_attempts",
 			func(ctx context.Context) error { return p.deps.Store.WriteAttempts(ctx, rows) }); err != nil {
 			return err
 		}
 	}
 	step("clickhouse")
-	if err := p.write(ctx, "decide", "dlq", p.out, dlq); err != nil {
+	if err := p.write(ctx, o, "decide", "dlq", p.out, dlq); err != nil {
 		return err
 	}
 	if len(pubs) > 0 {
@@ -157,10 +227,10 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 			}
 			changes[i] = Change{Address: pb.key, Record: pb.rec, Version: uint64(pb.off) + 1}
 		}
-		if err := p.write(ctx, "decide", "suppressions", p.out, msgs); err != nil {
+		if err := p.write(ctx, o, "decide", "suppressions", p.out, msgs); err != nil {
 			return err
 		}
-		if err := retry(ctx, p.log, func() { p.m.Retries.WithLabelValues("decide", "clickhouse_suppressions").Inc() }, "clickhouse suppressions",
+		if err := p.guarded(ctx, o, "decide", "clickhouse_suppressions",
 			func(ctx context.Context) error { return p.deps.Store.WriteSuppressions(ctx, changes) }); err != nil {
 			return err
 		}
@@ -179,14 +249,14 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 	if len(dirty) > 0 {
 		cl := make([]kafka.Message, 0, len(dirty))
 		for key := range dirty {
-			st := states[key]
-			v, err := json.Marshal(&st)
+			st, _ := states.Get(key)
+			v, err := st.AppendBinary(nil)
 			if err != nil {
 				return fmt.Errorf("encode state of %s: %w", key, err)
 			}
 			cl = append(cl, kafka.Message{Topic: p.topics.State, Partition: partition, Key: []byte(key), Value: v})
 		}
-		if err := p.write(ctx, "decide", "changelog", p.changes, cl); err != nil {
+		if err := p.write(ctx, o, "decide", "changelog", p.changes, cl); err != nil {
 			return err
 		}
 	}
@@ -198,14 +268,14 @@ func (p *Pipeline) decideBatch(ctx context.Context, gen *kafka.Generation, topic
 			return fmt.Errorf("encode source positions: %w", err)
 		}
 		msg := kafka.Message{Topic: p.topics.State, Partition: partition, Key: []byte(sourcesKey), Value: v}
-		if err := p.write(ctx, "decide", "changelog", p.changes, []kafka.Message{msg}); err != nil {
+		if err := p.write(ctx, o, "decide", "changelog", p.changes, []kafka.Message{msg}); err != nil {
 			return err
 		}
 	}
 
 	step("changelog")
 	// 3. Only now the offset.
-	err := p.commit(ctx, "decide", gen, topic, partition, msgs[len(msgs)-1].Offset+1)
+	err := p.commit(ctx, "decide", o, msgs[len(msgs)-1].Offset+1)
 	step("commit")
 	return err
 }

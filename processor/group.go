@@ -16,13 +16,13 @@ import (
 // partitionWorker processes one owned partition until ctx (the generation)
 // ends, then drains and returns. offset is the committed offset or
 // kafka.FirstOffset.
-type partitionWorker func(ctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64)
+type partitionWorker func(ctx context.Context, o *owner, offset int64)
 
 // runGroup joins a consumer group and runs a worker per owned partition for
 // every generation until ctx is cancelled. kafka-go waits for every worker to
 // return before it rejoins: that is where workers flush before revocation.
 func runGroup(ctx context.Context, conn *broker.Clients, id string, topics []string, sessionTimeout time.Duration,
-	log *slog.Logger, owned func(int), work partitionWorker) error {
+	log *slog.Logger, assigned func(partitions []int), work partitionWorker) error {
 	g, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
 		ID:                id,
 		Brokers:           conn.Brokers,
@@ -46,22 +46,25 @@ func runGroup(ctx context.Context, conn *broker.Clients, id string, topics []str
 		gen, err := g.Next(ctx)
 		switch {
 		case ctx.Err() != nil || errors.Is(err, kafka.ErrGroupClosed):
-			owned(0)
+			assigned(nil)
 			return nil
 		case err != nil:
 			log.Warn("consumer group: joining failed; retrying", "group", id, "err", err)
 			continue
 		}
-		n := 0
+		// One lease per generation: every worker's commits prove the
+		// member alive for all of them.
+		l := newLease(sessionTimeout)
+		var ids []int
 		for topic, parts := range gen.Assignments {
 			for _, p := range parts {
-				n++
-				topic, p := topic, p
-				gen.Start(func(gctx context.Context) { work(gctx, gen, topic, p.ID, p.Offset) })
+				ids = append(ids, p.ID)
+				o := &owner{gen: gen, lease: l, topic: topic, partition: p.ID, pos: p.Offset}
+				gen.Start(func(gctx context.Context) { work(gctx, o, p.Offset) })
 			}
 		}
-		owned(n)
-		log.Info("consumer group: generation started", "group", id, "generation", gen.ID, "member", gen.MemberID, "partitions", n)
+		assigned(ids)
+		log.Info("consumer group: generation started", "group", id, "generation", gen.ID, "member", gen.MemberID, "partitions", len(ids))
 	}
 }
 
@@ -132,6 +135,9 @@ func retry(ctx context.Context, log *slog.Logger, onRetry func(), what string, f
 		err := fn(ctx)
 		if err == nil {
 			return nil
+		}
+		if errors.Is(err, errFenced) {
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w (gave up: %v)", what, err, ctx.Err())

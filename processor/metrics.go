@@ -20,6 +20,9 @@ type Metrics struct {
 	Owned       *prometheus.GaugeVec     // partitions owned by stage
 	StateKeys   prometheus.Gauge         // recipients held in memory
 	RestoreTime prometheus.Histogram     // seconds to restore a partition's state
+	Restored    *prometheus.CounterVec   // state records restored, by where from
+	Checkpoints *prometheus.CounterVec   // local checkpoints written, by result
+	Fenced      *prometheus.CounterVec   // flushes abandoned because the member lost its membership
 }
 
 // NewMetrics registers the pipeline's series on reg (nil: unregistered,
@@ -40,11 +43,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Retries:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_flush_retries_total", Help: "Flush steps retried, by stage and step."}, []string{"stage", "step"}),
 		Owned:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "bounced_partitions_owned", Help: "Partitions this member owns, by stage."}, []string{"stage"}),
 		StateKeys:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "bounced_state_recipients", Help: "Recipients whose state this member holds."}),
-		RestoreTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bounced_restore_seconds", Help: "Time to restore one partition's state from the changelog.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}),
+		RestoreTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bounced_restore_seconds", Help: "Time to restore one partition's state (kept state, local checkpoint, changelog tail).", Buckets: prometheus.ExponentialBuckets(0.001, 2, 18)}),
+		Restored:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_state_restored_total", Help: "Recipient states restored, by source: memory (kept across a rebalance), checkpoint (local file), changelog (records read from bounced.state)."}, []string{"from"}),
+		Checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_state_checkpoints_total", Help: "Local state checkpoints written, by result (ok, error)."}, []string{"result"}),
+		Fenced:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_fenced_total", Help: "Flushes abandoned because the member could not prove its group membership, by stage."}, []string{"stage"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Consumed, m.Attempts, m.Classified, m.DLQ, m.Skipped, m.Duplicates, m.Replays,
-			m.Decisions, m.Lag, m.BatchTime, m.StepTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime)
+			m.Decisions, m.Lag, m.BatchTime, m.StepTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime, m.Restored, m.Checkpoints, m.Fenced)
 	}
 	return m
 }

@@ -80,6 +80,10 @@ type Pipeline struct {
 	out     *kafka.Writer // keyed outputs: attempts, DLQ, suppressions
 	changes *kafka.Writer // state changelog, partition chosen explicitly
 	hard    context.Context
+	// stopping ends when Run's context does: a worker that returns after
+	// it ended is shutting down, not being rebalanced.
+	stopping context.Context
+	kept     *keeper
 }
 
 // New builds a pipeline; nothing connects until Run.
@@ -105,6 +109,7 @@ func New(cfg Config, tc topics.Config, policy streak.Policy, deps Deps) (*Pipeli
 		deps.Metrics = NewMetrics(nil)
 	}
 	p := &Pipeline{cfg: cfg, topics: tc, policy: policy.WithDefaults(), deps: deps, log: deps.Log, m: deps.Metrics}
+	p.kept = &keeper{p: p, parts: map[int]*partState{}}
 	p.out = newWriter(deps.Conn, &kafka.Murmur2Balancer{})
 	p.changes = newWriter(deps.Conn, kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return m.Partition }))
 	return p, nil
@@ -134,6 +139,7 @@ func newWriter(conn *broker.Clients, b kafka.Balancer) *kafka.Writer {
 // Drains are bounded by pipeline.drain_timeout.
 func (p *Pipeline) Run(ctx context.Context) error {
 	p.hard = context.WithoutCancel(ctx)
+	p.stopping = ctx
 	var wg sync.WaitGroup
 	errs := make(chan error, 2)
 	start := func(name string, fn func(context.Context) error) {
@@ -148,13 +154,16 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	if p.cfg.Stage == "all" || p.cfg.Stage == "ingest" {
 		start("ingest", func(ctx context.Context) error {
 			return runGroup(ctx, p.deps.Conn, p.cfg.IngestGroup, p.topics.Input, p.cfg.SessionTimeout, p.log,
-				func(n int) { p.m.Owned.WithLabelValues("ingest").Set(float64(n)) }, p.ingestPartition)
+				func(parts []int) { p.m.Owned.WithLabelValues("ingest").Set(float64(len(parts))) }, p.ingestPartition)
 		})
 	}
 	if p.cfg.Stage == "all" || p.cfg.Stage == "decide" {
 		start("decide", func(ctx context.Context) error {
 			return runGroup(ctx, p.deps.Conn, p.cfg.DecideGroup, []string{p.topics.Attempts}, p.cfg.SessionTimeout, p.log,
-				func(n int) { p.m.Owned.WithLabelValues("decide").Set(float64(n)) }, p.decidePartition)
+				func(parts []int) {
+					p.m.Owned.WithLabelValues("decide").Set(float64(len(parts)))
+					p.kept.release(parts)
+				}, p.decidePartition)
 		})
 	}
 	wg.Wait()
@@ -176,7 +185,11 @@ func (p *Pipeline) Close() error {
 // loop drives one partition: read a batch, hand it to flush, repeat, until
 // the generation ends. It never returns early on errors, because a worker
 // that returns ends the generation for the whole group.
-func (p *Pipeline) loop(gctx context.Context, stage, topic string, partition int, offset int64, flush func(context.Context, []kafka.Message) error) {
+//
+// after, when not nil, runs between batches (stage 2 writes its checkpoints
+// there). loop returns the error that abandoned a flush, nil otherwise.
+func (p *Pipeline) loop(gctx context.Context, stage string, o *owner, offset int64, after func(), flush func(context.Context, []kafka.Message) error) error {
+	topic, partition := o.topic, o.partition
 	log := p.log.With("stage", stage, "topic", topic, "partition", partition)
 	var b *batcher
 	for b == nil {
@@ -185,7 +198,7 @@ func (p *Pipeline) loop(gctx context.Context, stage, topic string, partition int
 			log.Warn("cannot open partition; retrying", "err", err)
 			select {
 			case <-gctx.Done():
-				return
+				return nil
 			case <-time.After(time.Second):
 			}
 		}
@@ -200,28 +213,35 @@ func (p *Pipeline) loop(gctx context.Context, stage, topic string, partition int
 			consumed.Add(float64(len(msgs)))
 			fctx, cancel := flushContext(p.hard, gctx, p.cfg.DrainTimeout)
 			t0 := time.Now()
+			o.pos = msgs[0].Offset
 			ferr := flush(fctx, msgs)
 			cancel()
 			if ferr != nil {
 				// Nothing was committed: whoever owns the partition next
 				// replays the batch, and the outputs absorb the replay.
 				log.Error("flush abandoned; the batch will be replayed", "err", ferr)
-				return
+				if errors.Is(ferr, errFenced) {
+					p.m.Fenced.WithLabelValues(stage).Inc()
+				}
+				return ferr
 			}
 			p.m.BatchTime.WithLabelValues(stage).Observe(time.Since(t0).Seconds())
 			lag.Set(float64(b.lag()))
 		}
 		buf = msgs
 		if gctx.Err() != nil {
-			return
+			return nil
 		}
 		if err != nil {
 			log.Warn("fetch failed; retrying", "err", err)
 			select {
 			case <-gctx.Done():
-				return
+				return nil
 			case <-time.After(500 * time.Millisecond):
 			}
+		}
+		if after != nil {
+			after()
 		}
 	}
 }
@@ -237,29 +257,42 @@ func (p *Pipeline) stepTimer(stage string) func(step string) {
 	}
 }
 
-func (p *Pipeline) commit(ctx context.Context, stage string, gen *kafka.Generation, topic string, partition int, next int64) error {
+func (p *Pipeline) commit(ctx context.Context, stage string, o *owner, next int64) error {
 	return retry(ctx, p.log, func() { p.m.Retries.WithLabelValues(stage, "commit").Inc() }, "commit", func(context.Context) error {
-		return gen.CommitOffsets(map[string]map[int]int64{topic: {partition: next}})
+		return o.commit(next)
 	})
 }
 
-func (p *Pipeline) write(ctx context.Context, stage, step string, w *kafka.Writer, msgs []kafka.Message) error {
+// guarded runs one output step under the member's lease (see lease),
+// retrying it with backoff until it succeeds, the member is fenced, or ctx
+// ends.
+func (p *Pipeline) guarded(ctx context.Context, o *owner, stage, step string, fn func(context.Context) error) error {
+	return retry(ctx, p.log, func() { p.m.Retries.WithLabelValues(stage, step).Inc() }, step, func(ctx context.Context) error {
+		wctx, cancel, err := o.hold(ctx)
+		if err != nil {
+			return err
+		}
+		defer cancel()
+		return fn(wctx)
+	})
+}
+
+func (p *Pipeline) write(ctx context.Context, o *owner, stage, step string, w *kafka.Writer, msgs []kafka.Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return retry(ctx, p.log, func() { p.m.Retries.WithLabelValues(stage, step).Inc() }, step, func(ctx context.Context) error {
-		return w.WriteMessages(ctx, msgs...)
-	})
+	return p.guarded(ctx, o, stage, step, func(ctx context.Context) error { return w.WriteMessages(ctx, msgs...) })
 }
 
 // ingestPartition is stage 1 for one input partition. Its session holds the
 // partition's adapter state (Postfix correlates lines by queue id), so every
 // record of the partition goes through it in order.
-func (p *Pipeline) ingestPartition(gctx context.Context, gen *kafka.Generation, topic string, partition int, offset int64) {
+func (p *Pipeline) ingestPartition(gctx context.Context, o *owner, offset int64) {
+	topic, partition := o.topic, o.partition
 	sess := p.deps.Ingester.NewSession(topic)
 	save := p.sessionStore(sess, topic, partition)
 	defer save(true)
-	p.loop(gctx, "ingest", topic, partition, offset, func(ctx context.Context, msgs []kafka.Message) error {
+	p.loop(gctx, "ingest", o, offset, nil, func(ctx context.Context, msgs []kafka.Message) error {
 		defer save(false)
 		step := p.stepTimer("ingest")
 		out := make([]kafka.Message, 0, len(msgs))
@@ -288,15 +321,15 @@ func (p *Pipeline) ingestPartition(gctx context.Context, gen *kafka.Generation, 
 			}
 		}
 		step("process")
-		if err := p.write(ctx, "ingest", "attempts", p.out, out); err != nil {
+		if err := p.write(ctx, o, "ingest", "attempts", p.out, out); err != nil {
 			return err
 		}
-		if err := p.write(ctx, "ingest", "dlq", p.out, dlq); err != nil {
+		if err := p.write(ctx, o, "ingest", "dlq", p.out, dlq); err != nil {
 			return err
 		}
 		step("produce")
 		p.m.Attempts.Add(float64(len(out)))
-		err := p.commit(ctx, "ingest", gen, topic, partition, msgs[len(msgs)-1].Offset+1)
+		err := p.commit(ctx, "ingest", o, msgs[len(msgs)-1].Offset+1)
 		step("commit")
 		return err
 	})

@@ -51,7 +51,7 @@ func ApplyControl(s State, c Control, off int64) (State, Result, error) {
 			Reason: reason, Rule: "operator." + string(c.Op), Since: c.At, UpdatedAt: c.At,
 			Evidence: []event.Evidence{}, Source: event.OriginOperator,
 		}
-		s.Record, s.Streak = rec, nil
+		s.Mark, s.Streak = markOf(rec), nil
 		return s, Result{Publish: true, Record: rec}, nil
 	}
 	return s, Result{}, fmt.Errorf("unknown control op %q", c.Op)

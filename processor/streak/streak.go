@@ -29,8 +29,27 @@ type State struct {
 	LastDelivery int64 `json:"delivered,omitempty"`
 	// Streak lists the failed sends of the current soft streak, oldest first.
 	Streak []Fail `json:"streak,omitempty"`
-	// Record is the address's current suppression; nil when not suppressed.
-	Record *event.Suppression `json:"record,omitempty"`
+	// Mark says the address is suppressed, and how; nil when it is not.
+	// The full record (reason, evidence) lives in the suppressions topic:
+	// the fold needs only what decides upgrades, so state stays small.
+	Mark *Mark `json:"record,omitempty"`
+}
+
+// Mark is what the fold keeps of a suppression. Its JSON names are those of
+// event.Suppression, so changelog records that carried the whole record
+// still decode.
+type Mark struct {
+	Status event.Status `json:"status"`
+	Class  event.Class  `json:"class"`
+	Label  event.Label  `json:"label"`
+	Source event.Origin `json:"source"`
+	Since  time.Time    `json:"since"`
+}
+
+func markOf(r *event.Suppression) *Mark {
+	// Since in UTC: a state that went through the changelog must publish
+	// byte-identical records to one that did not.
+	return &Mark{Status: r.Status, Class: r.Class, Label: r.Label, Source: r.Source, Since: r.Since.UTC()}
 }
 
 // Fail is one failed send in a soft streak.
@@ -93,12 +112,12 @@ func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
 	}
 	switch p.Action(v) {
 	case Suppress:
-		if s.Record != nil && !upgrades(s.Record, v) {
+		if s.Mark != nil && !upgrades(s.Mark, v) {
 			return s, Result{}
 		}
 		return suppress(p, s, a, v, v.Class, 0, evidence(a, v))
 	case Count:
-		if s.Record != nil || at < s.LastDelivery {
+		if s.Mark != nil || at < s.LastDelivery {
 			// Already suppressed, or a delivery came after this failure.
 			return s, Result{}
 		}
@@ -135,17 +154,17 @@ func suppress(p Policy, s State, a *event.Attempt, v event.Verdict, class event.
 		SoftStreak: len(s.Streak),
 		Source:     event.OriginAuto,
 	}
-	if s.Record != nil {
-		rec.Since = s.Record.Since // an upgrade keeps the original date
+	if s.Mark != nil {
+		rec.Since = s.Mark.Since // an upgrade keeps the original date
 	}
-	s.Record, s.Streak = rec, nil
+	s.Mark, s.Streak = markOf(rec), nil
 	return s, Result{Publish: true, Record: rec}
 }
 
 // upgrades reports whether a hard or complaint verdict should replace the
 // reason of an existing suppression: a soft-streak suppression becomes a
 // hard one when the mailbox is later reported gone; other reasons stay.
-func upgrades(r *event.Suppression, v event.Verdict) bool {
+func upgrades(r *Mark, v event.Verdict) bool {
 	return r.Source == event.OriginAuto && r.Class == event.ClassSoft && v.Class != event.ClassSoft
 }
 

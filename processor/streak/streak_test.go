@@ -169,11 +169,11 @@ func TestApply(t *testing.T) {
 					t.Fatalf("step %d: publish = %v, want %v", i, r.Publish, st.publish)
 				}
 			}
-			if got := s.Record != nil; got != tc.suppressed {
+			if got := s.Mark != nil; got != tc.suppressed {
 				t.Fatalf("suppressed = %v, want %v (streak %d)", got, tc.suppressed, len(s.Streak))
 			}
-			if tc.suppressed && s.Record.Label != tc.label {
-				t.Errorf("label = %s, want %s", s.Record.Label, tc.label)
+			if tc.suppressed && s.Mark.Label != tc.label {
+				t.Errorf("label = %s, want %s", s.Mark.Label, tc.label)
 			}
 			if !tc.suppressed && len(s.Streak) != tc.streak {
 				t.Errorf("streak = %d, want %d", len(s.Streak), tc.streak)
@@ -223,7 +223,7 @@ func TestControl(t *testing.T) {
 	s := New()
 	s, _ = Apply(Policy{}, s, ev("1", "m1", 0, event.Bounced, event.MailboxUnknown), 0)
 	s, r, err := ApplyControl(s, Control{Op: OpLift, Address: "a@example.com", At: t0}, 1)
-	if err != nil || !r.Publish || r.Record != nil || s.Record != nil || s.LastOff != 1 {
+	if err != nil || !r.Publish || r.Record != nil || s.Mark != nil || s.LastOff != 1 {
 		t.Fatalf("lift: %+v %+v %v", s, r, err)
 	}
 	s, r, err = ApplyControl(s, Control{Op: OpSuppress, Address: "a@example.com", By: "ops", At: t0}, 2)
@@ -272,20 +272,20 @@ func FuzzApply(f *testing.F) {
 		for i := 0; i+2 < len(data); i += 3 {
 			l := labels[int(data[i])%len(labels)]
 			a := ev(fmt.Sprint(data[i+1]%8), fmt.Sprint(data[i+1]%5), float64(data[i+2])*6, outcomes[int(data[i])%len(outcomes)], l)
-			before := s.Record
+			before := s.Mark
 			var r Result
 			s, r = Apply(p, s, a, int64(i))
 			if len(s.Streak) >= p.SoftThreshold {
 				t.Fatalf("streak of %d not suppressed", len(s.Streak))
 			}
-			if r.Publish != (s.Record != before) {
-				t.Fatalf("publish %v but record %p -> %p", r.Publish, before, s.Record)
+			if r.Publish != (s.Mark != before) {
+				t.Fatalf("publish %v but record %p -> %p", r.Publish, before, s.Mark)
 			}
-			if before != nil && s.Record == nil {
+			if before != nil && s.Mark == nil {
 				t.Fatal("suppression lifted without an operator")
 			}
 			s2, r2 := Apply(p, s, a, int64(i))
-			if !r2.Replay || s2.Record != s.Record || len(s2.Streak) != len(s.Streak) {
+			if !r2.Replay || s2.Mark != s.Mark || len(s2.Streak) != len(s.Streak) {
 				t.Fatal("replay changed the state")
 			}
 		}

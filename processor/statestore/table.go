@@ -1,0 +1,215 @@
+// Package statestore holds stage 2's recipient states for one partition of
+// the attempts topic: a compact table in memory, and local checkpoint files
+// of it that let a restarted member read only the changelog's tail.
+//
+// The compacted changelog (bounced.state) stays the source of truth; a
+// checkpoint is a cache of it, valid up to the changelog offset it records.
+package statestore
+
+import (
+	"hash/maphash"
+
+	"github.com/bounced-dev/bounced/processor/streak"
+)
+
+// A member holds the state of every recipient it has ever seen on its
+// partitions, so the table is laid out for memory, not for generality:
+//   - entries live in fixed pages, so nothing ever holds twice its size
+//     while a slice doubles;
+//   - keys are copied into large arena chunks, not one allocation each;
+//   - the index is an open-addressing array of 4-byte entry numbers, kept
+//     between 3/8 and 3/4 full, instead of a map of string headers.
+// About 100 bytes per recipient for 27-byte addresses, against about 150
+// for a Go map of string to state.
+const (
+	pageSize  = 4096    // entries per page
+	chunkSize = 1 << 20 // key bytes per arena chunk
+	maxKey    = 1 << 10 // longer keys are refused by Put (addresses are at most 254 bytes)
+)
+
+// entry is one recipient's state. The fields every recipient has are
+// inline; the rare ones (a soft streak, a suppression) hang off one pointer.
+type entry struct {
+	off       int64
+	recent    [len(streak.State{}.Recent)]uint64
+	delivered int64
+	more      *more
+	key       uint32 // arena position: chunk<<20 | offset
+	klen      uint16
+	live      bool
+}
+
+type more struct {
+	streak []streak.Fail
+	mark   *streak.Mark
+}
+
+// Table maps normalised recipients to their states. It is not safe for
+// concurrent use: one partition worker owns it.
+type Table struct {
+	seed   maphash.Seed
+	slots  []uint32 // entry number + 1; 0 is an empty slot
+	n      int      // live recipients
+	pages  [][]entry
+	used   uint32   // entries handed out
+	free   []uint32 // entries of deleted recipients, reused first
+	chunks [][]byte
+}
+
+// NewTable returns an empty table sized for about n recipients.
+func NewTable(n int) *Table {
+	size := 1024
+	for size*3/4 < n {
+		size *= 2
+	}
+	return &Table{seed: maphash.MakeSeed(), slots: make([]uint32, size)}
+}
+
+// Len reports how many recipients the table holds.
+func (t *Table) Len() int { return t.n }
+
+func (t *Table) at(i uint32) *entry { return &t.pages[i/pageSize][i%pageSize] }
+
+func (t *Table) keyOf(e *entry) []byte {
+	c := t.chunks[e.key>>20]
+	o := e.key & (chunkSize - 1)
+	return c[o : o+uint32(e.klen)]
+}
+
+// find returns the slot of key, or the empty slot where it would go.
+func (t *Table) find(key string) (slot int, found bool) {
+	mask := len(t.slots) - 1
+	for s := int(maphash.String(t.seed, key)) & mask; ; s = (s + 1) & mask {
+		v := t.slots[s]
+		if v == 0 {
+			return s, false
+		}
+		if e := t.at(v - 1); int(e.klen) == len(key) && string(t.keyOf(e)) == key {
+			return s, true
+		}
+	}
+}
+
+// Get returns key's state; ok is false for a recipient never seen.
+func (t *Table) Get(key string) (s streak.State, ok bool) {
+	slot, ok := t.find(key)
+	if !ok {
+		return streak.State{}, false
+	}
+	return t.at(t.slots[slot] - 1).state(), true
+}
+
+func (e *entry) state() streak.State {
+	s := streak.State{LastOff: e.off, Recent: e.recent, LastDelivery: e.delivered}
+	if e.more != nil {
+		s.Streak, s.Mark = e.more.streak, e.more.mark
+	}
+	return s
+}
+
+func (e *entry) set(s *streak.State) {
+	e.off, e.recent, e.delivered, e.more = s.LastOff, s.Recent, s.LastDelivery, nil
+	if len(s.Streak) > 0 || s.Mark != nil {
+		e.more = &more{streak: s.Streak, mark: s.Mark}
+	}
+}
+
+// Put stores key's state, replacing what was there. Keys longer than 1 KiB
+// are ignored: no address is that long, and ingest refuses them first.
+func (t *Table) Put(key string, s streak.State) {
+	if len(key) > maxKey {
+		return
+	}
+	slot, ok := t.find(key)
+	if ok {
+		t.at(t.slots[slot] - 1).set(&s)
+		return
+	}
+	i := t.alloc(key)
+	t.at(i).set(&s)
+	t.slots[slot] = i + 1
+	t.n++
+	if t.n > len(t.slots)*3/4 {
+		t.grow()
+	}
+}
+
+// PutBytes is Put for a key in a read buffer; it does not retain key.
+func (t *Table) PutBytes(key []byte, s streak.State) { t.Put(string(key), s) }
+
+func (t *Table) alloc(key string) uint32 {
+	var i uint32
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		i = t.used
+		t.used++
+		if int(i/pageSize) == len(t.pages) {
+			t.pages = append(t.pages, make([]entry, pageSize))
+		}
+	}
+	last := len(t.chunks) - 1
+	if last < 0 || len(t.chunks[last])+len(key) > chunkSize {
+		t.chunks = append(t.chunks, make([]byte, 0, chunkSize))
+		last++
+	}
+	e := t.at(i)
+	e.key = uint32(last)<<20 | uint32(len(t.chunks[last]))
+	e.klen = uint16(len(key))
+	e.live = true
+	t.chunks[last] = append(t.chunks[last], key...)
+	return i
+}
+
+func (t *Table) grow() {
+	old := t.slots
+	t.slots = make([]uint32, 2*len(old))
+	mask := len(t.slots) - 1
+	for _, v := range old {
+		if v == 0 {
+			continue
+		}
+		s := int(maphash.Bytes(t.seed, t.keyOf(t.at(v-1)))) & mask
+		for t.slots[s] != 0 {
+			s = (s + 1) & mask
+		}
+		t.slots[s] = v
+	}
+}
+
+// Delete forgets key. Its key bytes stay in the arena: deletes are rare
+// (the changelog's tombstones).
+func (t *Table) Delete(key string) {
+	slot, ok := t.find(key)
+	if !ok {
+		return
+	}
+	i := t.slots[slot] - 1
+	*t.at(i) = entry{}
+	t.free = append(t.free, i)
+	t.n--
+	// Backward-shift deletion keeps every probe sequence unbroken.
+	mask := len(t.slots) - 1
+	hole := slot
+	for s := (slot + 1) & mask; t.slots[s] != 0; s = (s + 1) & mask {
+		home := int(maphash.Bytes(t.seed, t.keyOf(t.at(t.slots[s]-1)))) & mask
+		// Move s into the hole unless its home lies cyclically in (hole, s].
+		if (s-home)&mask >= (s-hole)&mask {
+			t.slots[hole] = t.slots[s]
+			hole = s
+		}
+	}
+	t.slots[hole] = 0
+}
+
+// Range calls fn for every recipient until fn returns false. key is only
+// valid during the call. The order is unspecified; fn must not modify the
+// table.
+func (t *Table) Range(fn func(key []byte, s streak.State) bool) {
+	for i := range t.used {
+		e := t.at(i)
+		if e.live && !fn(t.keyOf(e), e.state()) {
+			return
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package streak
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bounced-dev/bounced/processor/event"
+)
+
+// binaryV1 starts a state in the binary encoding. JSON states start with
+// '{', so the first byte tells the two apart and old changelogs still read.
+const binaryV1 = 0x01
+
+// AppendBinary appends the binary encoding of s to dst. It is what the
+// changelog and the local checkpoints hold: a restore decodes millions of
+// states, and most are a few fixed fields (offset, recent ids, last
+// delivery), which this encodes in a few dozen bytes without reflection.
+// The rare streak evidence is JSON inside it.
+func (s *State) AppendBinary(dst []byte) ([]byte, error) {
+	dst = append(dst, binaryV1)
+	dst = binary.AppendVarint(dst, s.LastOff)
+	n := 0
+	for n < recentIDs && s.Recent[n] != 0 {
+		n++
+	}
+	dst = append(dst, byte(n))
+	for _, id := range s.Recent[:n] {
+		dst = binary.LittleEndian.AppendUint64(dst, id)
+	}
+	dst = binary.AppendVarint(dst, s.LastDelivery)
+	dst = binary.AppendUvarint(dst, uint64(len(s.Streak)))
+	for i := range s.Streak {
+		f := &s.Streak[i]
+		dst = binary.LittleEndian.AppendUint64(dst, f.Send)
+		dst = binary.AppendVarint(dst, f.At)
+		ev, err := json.Marshal(&f.Evidence)
+		if err != nil {
+			return dst, fmt.Errorf("encode streak evidence: %w", err)
+		}
+		dst = appendBytes(dst, ev)
+	}
+	if s.Mark == nil {
+		return append(dst, 0), nil
+	}
+	m := s.Mark
+	dst = append(dst, 1)
+	for _, str := range []string{string(m.Status), string(m.Class), string(m.Label), string(m.Source)} {
+		dst = appendBytes(dst, []byte(str))
+	}
+	if m.Since.IsZero() {
+		return append(dst, 0), nil
+	}
+	dst = append(dst, 1)
+	return binary.AppendVarint(dst, m.Since.UnixNano()), nil
+}
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+var errShort = errors.New("truncated")
+
+// UnmarshalBinary decodes a state written by AppendBinary, or the JSON
+// encoding older changelogs hold.
+func (s *State) UnmarshalBinary(b []byte) error {
+	if len(b) > 0 && b[0] == '{' {
+		*s = State{}
+		return json.Unmarshal(b, s)
+	}
+	if len(b) == 0 || b[0] != binaryV1 {
+		return errors.New("streak: state: unknown encoding")
+	}
+	d := decoder{b: b[1:]}
+	*s = State{LastOff: d.varint()}
+	n := int(d.byte())
+	if n > recentIDs {
+		return errors.New("streak: state: too many recent ids")
+	}
+	for i := range n {
+		s.Recent[i] = d.uint64()
+	}
+	s.LastDelivery = d.varint()
+	if k := d.uvarint(); k > 0 {
+		if k > uint64(len(d.b)) {
+			return fmt.Errorf("streak: state: %w", errShort)
+		}
+		s.Streak = make([]Fail, k)
+		for i := range s.Streak {
+			f := &s.Streak[i]
+			f.Send, f.At = d.uint64(), d.varint()
+			if ev := d.bytes(); d.err == nil {
+				if err := json.Unmarshal(ev, &f.Evidence); err != nil {
+					return fmt.Errorf("streak: state: evidence: %w", err)
+				}
+			}
+		}
+	}
+	if d.byte() == 1 {
+		m := &Mark{Status: event.Status(d.bytes()), Class: event.Class(d.bytes()), Label: event.Label(d.bytes()), Source: event.Origin(d.bytes())}
+		if d.byte() == 1 {
+			m.Since = time.Unix(0, d.varint()).UTC()
+		}
+		s.Mark = m
+	}
+	if d.err != nil {
+		return fmt.Errorf("streak: state: %w", d.err)
+	}
+	if len(d.b) != 0 {
+		return errors.New("streak: state: trailing bytes")
+	}
+	return nil
+}
+
+// decoder reads the binary encoding; the first error sticks and later reads
+// return zero values.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() { d.err, d.b = errShort, nil }
+
+func (d *decoder) byte() byte {
+	if len(d.b) < 1 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uint64() uint64 {
+	if len(d.b) < 8 {
+		d.fail()
+		return 0
+	}
+	v := binary.LittleEndian.Uint64(d.b)
+	d.b = d.b[8:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
