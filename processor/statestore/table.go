@@ -17,9 +17,11 @@ import (
 //   - entries live in fixed pages, so nothing ever holds twice its size
 //     while a slice doubles;
 //   - keys are copied into large arena chunks, not one allocation each;
-//   - the index is an open-addressing array of 4-byte entry numbers, kept
-//     between 3/8 and 3/4 full, instead of a map of string headers.
-// About 100 bytes per recipient for 27-byte addresses, against about 150
+//   - the index is an open-addressing array of 8-byte slots (the key's hash
+//     and its entry number), kept between 3/8 and 3/4 full, instead of a
+//     map of string headers; the hash in the slot spares a probe the cache
+//     misses of reading an entry and its key.
+// About 110 bytes per recipient for 27-byte addresses, against about 150
 // for a Go map of string to state.
 const (
 	pageSize  = 4096    // entries per page
@@ -48,7 +50,7 @@ type more struct {
 // concurrent use: one partition worker owns it.
 type Table struct {
 	seed   maphash.Seed
-	slots  []uint32 // entry number + 1; 0 is an empty slot
+	slots  []uint64 // hash<<32 | entry number + 1; 0 is an empty slot
 	n      int      // live recipients
 	pages  [][]entry
 	used   uint32   // entries handed out
@@ -62,7 +64,7 @@ func NewTable(n int) *Table {
 	for size*3/4 < n {
 		size *= 2
 	}
-	return &Table{seed: maphash.MakeSeed(), slots: make([]uint32, size)}
+	return &Table{seed: maphash.MakeSeed(), slots: make([]uint64, size)}
 }
 
 // Len reports how many recipients the table holds.
@@ -76,27 +78,36 @@ func (t *Table) keyOf(e *entry) []byte {
 	return c[o : o+uint32(e.klen)]
 }
 
-// find returns the slot of key, or the empty slot where it would go.
-func (t *Table) find(key string) (slot int, found bool) {
+// find returns the slot of key, or the empty slot where it would go, and
+// the key's hash.
+func (t *Table) find(key string) (slot int, h uint64, found bool) {
+	h = maphash.String(t.seed, key)
+	tag := h << 32
 	mask := len(t.slots) - 1
-	for s := int(maphash.String(t.seed, key)) & mask; ; s = (s + 1) & mask {
+	for s := int(h) & mask; ; s = (s + 1) & mask {
 		v := t.slots[s]
 		if v == 0 {
-			return s, false
+			return s, h, false
 		}
-		if e := t.at(v - 1); int(e.klen) == len(key) && string(t.keyOf(e)) == key {
-			return s, true
+		if v&^0xffffffff != tag {
+			continue
+		}
+		if e := t.at(uint32(v) - 1); int(e.klen) == len(key) && string(t.keyOf(e)) == key {
+			return s, h, true
 		}
 	}
 }
 
+// home is the slot a slot value's key hashes to.
+func home(v uint64, mask int) int { return int(v>>32) & mask }
+
 // Get returns key's state; ok is false for a recipient never seen.
 func (t *Table) Get(key string) (s streak.State, ok bool) {
-	slot, ok := t.find(key)
+	slot, _, ok := t.find(key)
 	if !ok {
 		return streak.State{}, false
 	}
-	return t.at(t.slots[slot] - 1).state(), true
+	return t.at(uint32(t.slots[slot]) - 1).state(), true
 }
 
 func (e *entry) state() streak.State {
@@ -120,14 +131,14 @@ func (t *Table) Put(key string, s streak.State) {
 	if len(key) > maxKey {
 		return
 	}
-	slot, ok := t.find(key)
+	slot, h, ok := t.find(key)
 	if ok {
-		t.at(t.slots[slot] - 1).set(&s)
+		t.at(uint32(t.slots[slot]) - 1).set(&s)
 		return
 	}
 	i := t.alloc(key)
 	t.at(i).set(&s)
-	t.slots[slot] = i + 1
+	t.slots[slot] = h<<32 | uint64(i+1)
 	t.n++
 	if t.n > len(t.slots)*3/4 {
 		t.grow()
@@ -163,13 +174,13 @@ func (t *Table) alloc(key string) uint32 {
 
 func (t *Table) grow() {
 	old := t.slots
-	t.slots = make([]uint32, 2*len(old))
+	t.slots = make([]uint64, 2*len(old))
 	mask := len(t.slots) - 1
 	for _, v := range old {
 		if v == 0 {
 			continue
 		}
-		s := int(maphash.Bytes(t.seed, t.keyOf(t.at(v-1)))) & mask
+		s := home(v, mask)
 		for t.slots[s] != 0 {
 			s = (s + 1) & mask
 		}
@@ -180,11 +191,11 @@ func (t *Table) grow() {
 // Delete forgets key. Its key bytes stay in the arena: deletes are rare
 // (the changelog's tombstones).
 func (t *Table) Delete(key string) {
-	slot, ok := t.find(key)
+	slot, _, ok := t.find(key)
 	if !ok {
 		return
 	}
-	i := t.slots[slot] - 1
+	i := uint32(t.slots[slot]) - 1
 	*t.at(i) = entry{}
 	t.free = append(t.free, i)
 	t.n--
@@ -192,9 +203,9 @@ func (t *Table) Delete(key string) {
 	mask := len(t.slots) - 1
 	hole := slot
 	for s := (slot + 1) & mask; t.slots[s] != 0; s = (s + 1) & mask {
-		home := int(maphash.Bytes(t.seed, t.keyOf(t.at(t.slots[s]-1)))) & mask
+		h := home(t.slots[s], mask)
 		// Move s into the hole unless its home lies cyclically in (hole, s].
-		if (s-home)&mask >= (s-hole)&mask {
+		if (s-h)&mask >= (s-hole)&mask {
 			t.slots[hole] = t.slots[s]
 			hole = s
 		}
