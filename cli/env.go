@@ -143,7 +143,8 @@ func (s store) Revoke(topic string, partition int32) { s.c.ForgetWatermark(topic
 func (s store) WriteAttempts(ctx context.Context, rows []processor.Row) error {
 	out := make([]clickhouse.AttemptRow, len(rows))
 	for i, r := range rows {
-		out[i] = clickhouse.AttemptRow(r)
+		out[i] = clickhouse.AttemptRow{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Attempt: r.Attempt,
+			SendDelivered: r.Send.Delivered, SendBounced: r.Send.Bounced}
 	}
 	return s.c.InsertAttempts(ctx, out)
 }

@@ -188,7 +188,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, o *owner, ps *partState, msg
 			case res.Duplicate:
 				p.m.Duplicates.Inc()
 			default:
-				rows = append(rows, Row{Topic: topic, Partition: int32(partition), Offset: m.Offset, Attempt: a})
+				rows = append(rows, Row{Topic: topic, Partition: int32(partition), Offset: m.Offset, Attempt: a, Send: res.Send})
 			}
 		}
 		if res.Replay {

@@ -28,6 +28,10 @@ type Row struct {
 	Partition int32
 	Offset    int64
 	Attempt   *event.Attempt
+	// Send is what the attempt changes in the count of ended sends, from
+	// the recipient's state: the outcomes table and its rollups count
+	// sends, not attempts (SPEC §6).
+	Send streak.SendDelta
 }
 
 // Change is a suppression record to store; Record nil is a tombstone.

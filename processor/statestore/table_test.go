@@ -67,7 +67,7 @@ func states(n int) (keys []string, vals []streak.State) {
 func recipient(i int) (string, streak.State) {
 	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	{
-		s := streak.State{LastOff: int64(i) * 7, Recent: [4]uint64{uint64(i)*2654435761 + 1, uint64(i) + 3}, LastDelivery: at.UnixNano()}
+		s := streak.State{LastOff: int64(i) * 7, Recent: [3]uint64{uint64(i)*2654435761 + 1, uint64(i) + 3}, LastDelivery: at.UnixNano(), Sends: [3]uint64{uint64(i) << 8, uint64(i)<<8 + 1}}
 		switch {
 		case i%50 == 0: // 2%: an open soft streak
 			s.Streak = []streak.Fail{{Send: uint64(i), At: at.UnixNano(), Evidence: event.Evidence{At: at, CampaignID: "spring-sale", Code: 452, Enhanced: "4.2.2", Text: "452 4.2.2 The email account that you tried to reach is over quota.", Label: event.MailboxFull, Rule: "text.mailbox_full"}}}

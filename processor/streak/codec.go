@@ -31,6 +31,14 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		dst = binary.LittleEndian.AppendUint64(dst, id)
 	}
 	dst = binary.AppendVarint(dst, s.LastDelivery)
+	n = 0
+	for n < recentSends && s.Sends[n] != 0 {
+		n++
+	}
+	dst = append(dst, byte(n))
+	for _, h := range s.Sends[:n] {
+		dst = binary.LittleEndian.AppendUint64(dst, h)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(s.Streak)))
 	for i := range s.Streak {
 		f := &s.Streak[i]
@@ -84,6 +92,12 @@ func (s *State) UnmarshalBinary(b []byte) error {
 		s.Recent[i] = d.uint64()
 	}
 	s.LastDelivery = d.varint()
+	if n = int(d.byte()); n > recentSends {
+		return errors.New("streak: state: too many recent sends")
+	}
+	for i := range n {
+		s.Sends[i] = d.uint64()
+	}
 	if k := d.uvarint(); k > 0 {
 		if k > uint64(len(d.b)) {
 			return fmt.Errorf("streak: state: %w", errShort)

@@ -14,7 +14,7 @@ func codecStates() []State {
 	return []State{
 		New(),
 		{LastOff: 0},
-		{LastOff: 1 << 40, Recent: [recentIDs]uint64{1, 2, 3, 4}, LastDelivery: since.UnixNano()},
+		{LastOff: 1 << 40, Recent: [recentIDs]uint64{1, 2, 3}, LastDelivery: since.UnixNano(), Sends: [recentSends]uint64{10, 21}},
 		{LastOff: 7, Recent: [recentIDs]uint64{9}, Streak: []Fail{
 			{Send: 11, At: since.UnixNano(), Evidence: event.Evidence{At: since, CampaignID: "c1", Code: 452, Enhanced: "4.2.2", Text: "mailbox full", Label: event.MailboxFull, Rule: "text.mailbox_full"}},
 			{Send: 12, At: since.Add(time.Hour).UnixNano()},
@@ -101,7 +101,7 @@ func FuzzStateDecode(f *testing.F) {
 }
 
 func BenchmarkStateDecode(b *testing.B) {
-	s := State{LastOff: 123456789, Recent: [recentIDs]uint64{1 << 60, 2 << 50, 3 << 40, 4 << 30}, LastDelivery: time.Now().UnixNano()}
+	s := State{LastOff: 123456789, Recent: [recentIDs]uint64{1 << 60, 2 << 50, 3 << 40}, LastDelivery: time.Now().UnixNano()}
 	bin, _ := s.AppendBinary(nil)
 	js, _ := json.Marshal(&s)
 	b.Run("binary", func(b *testing.B) {

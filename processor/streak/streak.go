@@ -12,9 +12,14 @@ import (
 )
 
 // recentIDs is how many event ids per recipient the duplicate guard keeps.
-// Shippers and stage-1 replays re-send within seconds, so a handful of the
-// latest ids per recipient catches them without unbounded memory.
-const recentIDs = 4
+// Shippers and stage-1 replays re-send within seconds, so the few
+// latest ids per recipient catch them without unbounded memory.
+const recentIDs = 3
+
+// recentSends is how many ended sends per recipient State remembers. A late
+// (asynchronous) bounce arrives minutes to days after its delivery; three
+// sends cover a recipient mailed by three campaigns in that time.
+const recentSends = 3
 
 // State is everything bounced knows about one recipient. It is stored
 // absolute (never as a delta) in the compacted changelog, so a restore is a
@@ -27,6 +32,11 @@ type State struct {
 	Recent [recentIDs]uint64 `json:"recent"`
 	// LastDelivery is the newest delivery seen (Unix nanoseconds).
 	LastDelivery int64 `json:"delivered,omitempty"`
+	// Sends holds the latest ended sends, newest first: the send key's hash
+	// with its lowest bit set when the send bounced, clear when it was
+	// delivered. It makes the send counts exact (SendDelta): a send is
+	// counted once, and a late bounce moves a delivered send to bounced.
+	Sends [recentSends]uint64 `json:"sends,omitzero"`
 	// Streak lists the failed sends of the current soft streak, oldest first.
 	Streak []Fail `json:"streak,omitempty"`
 	// Mark says the address is suppressed, and how; nil when it is not.
@@ -72,6 +82,46 @@ type Result struct {
 	// for a tombstone (the address was lifted).
 	Publish bool
 	Record  *event.Suppression
+	// Send is what the event changes in the send counts.
+	Send SendDelta
+}
+
+// SendDelta is what one event changes in the count of ended sends (SPEC §6
+// outcomes: rates count sends, not attempts). A send ends when it is
+// delivered, bounced or expired; deferrals end nothing. Delivered is +1 for
+// a first delivery, -1 when a late bounce withdraws it; Bounced is +1 when
+// a send ends in failure, with the event's class.
+type SendDelta struct {
+	Delivered int8
+	Bounced   int8
+}
+
+// endSend updates s.Sends for an event that ends its send (delivered or
+// failed) and returns the change to the send counts. A repeated ending of
+// the same kind changes nothing; a failure after a delivery is a late
+// bounce; a delivery after a failure (out of order) changes nothing.
+func endSend(s *State, key string, failed bool) SendDelta {
+	h := xxhash.Sum64String(key) &^ 1
+	mark := h
+	if failed {
+		mark |= 1
+	}
+	for i, v := range s.Sends {
+		if v&^1 != h || v == 0 {
+			continue
+		}
+		if v&1 == 1 || !failed {
+			return SendDelta{} // already ended this way, or bounced before
+		}
+		s.Sends[i] = mark
+		return SendDelta{Delivered: -1, Bounced: 1}
+	}
+	copy(s.Sends[1:], s.Sends[:recentSends-1])
+	s.Sends[0] = mark
+	if failed {
+		return SendDelta{Bounced: 1}
+	}
+	return SendDelta{Delivered: 1}
 }
 
 // Apply folds one event at input offset off into s. It is deterministic:
@@ -99,6 +149,21 @@ func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
 	}
 	v := *a.Verdict
 	at := a.OccurredAt.UnixNano()
+	var delta SendDelta
+	switch {
+	case v.Class == event.ClassDelivered:
+		delta = endSend(&s, a.SendKey(), false)
+	case v.Class == event.ClassComplaint || v.Class == event.ClassAutoReply:
+	case a.Outcome == event.Bounced || a.Outcome == event.Expired:
+		delta = endSend(&s, a.SendKey(), true)
+	}
+	s, res := apply(p, s, a, v, at)
+	res.Send = delta
+	return s, res
+}
+
+// apply is Apply's suppression logic for a new event with a verdict.
+func apply(p Policy, s State, a *event.Attempt, v event.Verdict, at int64) (State, Result) {
 	if v.Class == event.ClassDelivered {
 		s.LastDelivery = max(s.LastDelivery, at)
 		send := xxhash.Sum64String(a.SendKey())

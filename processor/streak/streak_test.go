@@ -308,3 +308,37 @@ func BenchmarkApply(b *testing.B) {
 		i++
 	}
 }
+
+// TestSendCounts: a send is counted once when it ends, a late bounce moves
+// it from delivered to bounced, and deferrals, repeats and out-of-order
+// deliveries change nothing.
+func TestSendCounts(t *testing.T) {
+	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
+	ev := func(id, msg string, o event.Outcome, label event.Label) *event.Attempt {
+		at = at.Add(time.Minute)
+		v := event.NewVerdict(label, "test")
+		return &event.Attempt{EventID: id, MessageID: msg, RecipientNorm: "r@x.example", Outcome: o, OccurredAt: at, Verdict: &v}
+	}
+	steps := []struct {
+		a    *event.Attempt
+		want SendDelta
+	}{
+		{ev("1", "m1", event.Deferred, event.NetworkError), SendDelta{}},
+		{ev("2", "m1", event.Deferred, event.NetworkError), SendDelta{}},
+		{ev("3", "m1", event.Delivered, event.LabelDelivered), SendDelta{Delivered: 1}},
+		{ev("4", "m1", event.Delivered, event.LabelDelivered), SendDelta{}},                        // a second delivery line
+		{ev("5", "m1", event.Bounced, event.MailboxUnknown), SendDelta{Delivered: -1, Bounced: 1}}, // late bounce
+		{ev("6", "m1", event.Bounced, event.MailboxUnknown), SendDelta{}},                          // and its copy
+		{ev("7", "m2", event.Expired, event.LabelExpired), SendDelta{Bounced: 1}},
+		{ev("8", "m2", event.Delivered, event.LabelDelivered), SendDelta{}}, // out of order
+		{ev("9", "m3", event.Delivered, event.LabelComplaint), SendDelta{}}, // a complaint ends nothing
+	}
+	s := New()
+	for i, st := range steps {
+		var r Result
+		s, r = Apply(Policy{}, s, st.a, int64(i))
+		if r.Send != st.want {
+			t.Errorf("step %d (%s %s): delta %+v, want %+v", i, st.a.Outcome, st.a.MessageID, r.Send, st.want)
+		}
+	}
+}

@@ -19,6 +19,11 @@ type AttemptRow struct {
 	Partition int32
 	Offset    int64
 	Attempt   *event.Attempt
+	// SendDelivered and SendBounced are what the attempt changes in the
+	// count of ended sends (stage 2 works them out from the recipient's
+	// state): +1 delivered for a first delivery, +1 bounced for a send
+	// ending in failure, -1 delivered +1 bounced for a late bounce.
+	SendDelivered, SendBounced int8
 }
 
 // SuppressionRow is one record of the compacted suppressions topic.
