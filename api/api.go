@@ -1,6 +1,7 @@
 // Package api is bounced's HTTP surface: Prometheus metrics, health and
-// readiness probes, and the suppression lookup that sending platforms call
-// before they mail an address.
+// readiness probes, the suppression lookup that sending platforms call
+// before they mail an address, and a built-in dashboard (a page and its JSON
+// endpoints) that reads ClickHouse.
 package api
 
 import (
@@ -14,6 +15,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest"
+	"github.com/bounced-dev/bounced/sinks/clickhouse"
 )
 
 // Suppressions answers lookups from the materialised suppression list.
@@ -28,8 +30,25 @@ type Suppressions interface {
 //	GET /healthz                      200 while the process runs
 //	GET /readyz                       200 once ready() returns nil and the list is loaded
 //	GET /v1/suppressions/{address}    the address's suppression record, or 404
-func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, log *slog.Logger) http.Handler {
+//	GET /dashboard                    the dashboard page (HTML, CSS and JS embedded; no external fetch)
+//	GET /v1/dashboard/rates           rate series by=campaign|domain|ip|send_hour
+//	GET /v1/dashboard/reasons         top reasons of undelivered attempts
+//	GET /v1/dashboard/alerts          latest state per alert
+//	GET /v1/dashboard/suppressions    recent suppression records
+//	GET /v1/dashboard/filters         campaigns and domains with sends in the range
+//
+// The dashboard endpoints take from, to (RFC 3339; to defaults to now), range
+// (7d, 24h: from = to - range when from is absent; default 7d), campaign,
+// domain, bucket (hour|day) and limit. They answer {"filter":…, "data":…},
+// 400 on a bad parameter and 503 when ClickHouse does not answer or the
+// member has none (see WithDashboard).
+func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, log *slog.Logger, opts ...Option) http.Handler {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	mux := http.NewServeMux()
+	(&dashboard{ch: o.ch, now: o.now}).routes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -65,6 +84,22 @@ func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, lo
 	})
 	return logRequests(mux, log)
 }
+
+// Option configures Handler.
+type Option func(*options)
+
+type options struct {
+	ch  *clickhouse.Client
+	now func() time.Time
+}
+
+// WithDashboard makes the dashboard read ch. Without it, or with a nil ch
+// (a member running only the ingest stage), the page is served and its
+// endpoints answer 503.
+func WithDashboard(ch *clickhouse.Client) Option { return func(o *options) { o.ch = ch } }
+
+// WithClock sets the clock the dashboard's default time range ends at.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/bounced-dev/bounced/processor/classify"
 	"github.com/bounced-dev/bounced/topics"
@@ -49,7 +50,9 @@ func orDash(s string) string {
 }
 
 func migrateCmd(ctx context.Context, io IO, args []string) error {
-	cfg, err := load(flags("migrate", io), args, io)
+	fs := flags("migrate", io)
+	dropExpired := fs.Bool("drop-expired", false, "also drop the raw partitions older than clickhouse.retention (what `bounced run` does daily)")
+	cfg, err := load(fs, args, io)
 	if err != nil {
 		return err
 	}
@@ -64,6 +67,13 @@ func migrateCmd(ctx context.Context, io IO, args []string) error {
 	}
 	fmt.Fprintf(io.Out, "clickhouse %s at %s, database %s: %d migrations applied %v\n",
 		e.ch.ServerVersion(), cfg.ClickHouse.Addr, e.ch.Database(), len(versions), versions)
+	if *dropExpired && cfg.ClickHouse.Retention > 0 {
+		cutoff := time.Now().Add(-cfg.ClickHouse.Retention)
+		dropped, err := e.ch.DropPartitionsBefore(ctx, cutoff)
+		fmt.Fprintf(io.Out, "retention %s: dropped %d partitions sent before %s %v\n",
+			cfg.ClickHouse.Retention, len(dropped), cutoff.UTC().Format(time.DateOnly), dropped)
+		return err
+	}
 	return nil
 }
 

@@ -42,6 +42,7 @@ func commands() map[string]command {
 		"replay":   {"re-send dead-lettered records to their source topic", replayCmd},
 		"version":  {"print the version", versionCmd},
 		"broker":   {"run the embedded Kafka broker alone (persisted under data_dir) for members and clients to share", brokerCmd},
+		"report":   {"bounce rates and top reasons per campaign, domain or send hour, from ClickHouse", reportCmd},
 	}
 }
 

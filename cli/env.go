@@ -16,6 +16,7 @@ import (
 	"github.com/bounced-dev/bounced/broker"
 	"github.com/bounced-dev/bounced/config"
 	"github.com/bounced-dev/bounced/processor"
+	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/sinks/clickhouse"
 )
 
@@ -147,6 +148,10 @@ func (s store) WriteAttempts(ctx context.Context, rows []processor.Row) error {
 			SendDelivered: r.Send.Delivered, SendBounced: r.Send.Bounced}
 	}
 	return s.c.InsertAttempts(ctx, out)
+}
+
+func (s store) WriteAlerts(ctx context.Context, as []event.Alert) error {
+	return s.c.InsertAlerts(ctx, as)
 }
 
 func (s store) WriteSuppressions(ctx context.Context, changes []processor.Change) error {

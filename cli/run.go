@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
 	"syscall"
 	"time"
 
@@ -15,10 +17,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/bounced-dev/bounced/alerts"
 	"github.com/bounced-dev/bounced/api"
 	"github.com/bounced-dev/bounced/config"
 	"github.com/bounced-dev/bounced/processor"
 	"github.com/bounced-dev/bounced/processor/classify"
+	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest"
 	"github.com/bounced-dev/bounced/schemas"
 	"github.com/bounced-dev/bounced/sinks/suppressions"
@@ -35,6 +39,11 @@ func runCmd(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	defer n.close()
+	if n.e.ch != nil && cfg.ClickHouse.Retention > 0 { // daily partition drop (18.16 has no TTL)
+		rctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go n.e.ch.Retain(rctx, cfg.ClickHouse.Retention, n.e.log)
+	}
 	return n.run(ctx)
 }
 
@@ -50,6 +59,7 @@ type node struct {
 	metrics   *processor.Metrics
 	srv       *http.Server
 	ln        net.Listener
+	alerts    *alerts.Runner // nil for ingest-only members
 }
 
 func loadClassifier(cfg *config.Config) (*classify.Classifier, error) {
@@ -119,6 +129,9 @@ func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (
 		return nil, err
 	}
 	n := &node{e: e, rules: live, p: p, reg: reg, metrics: m, view: suppressions.NewView(e.conn, cfg.Kafka.Topics.Suppressions, e.log)}
+	if e.ch != nil && cfg.Pipeline.Stage != "ingest" {
+		n.alerts = n.alertRunner(reg)
+	}
 	if cfg.HTTP.Addr != "" {
 		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 		if err != nil {
@@ -127,7 +140,7 @@ func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (
 		}
 		n.ln = ln
 		n.srv = &http.Server{
-			Handler:           api.Handler(reg, n.view, n.ready, e.log),
+			Handler:           api.Handler(reg, n.view, n.ready, e.log, api.WithDashboard(e.ch)),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 	}
@@ -153,6 +166,9 @@ func (n *node) run(ctx context.Context) error {
 	g.Go(func() error { return n.p.Run(gctx) })
 	g.Go(func() error { return n.view.Follow(gctx) })
 	g.Go(func() error { n.watchRules(gctx); return nil })
+	if n.alerts != nil {
+		g.Go(func() error { return n.alerts.Run(gctx) })
+	}
 	if n.srv != nil {
 		n.e.log.Info("http server listening", "addr", n.ln.Addr().String())
 		g.Go(func() error {
@@ -229,11 +245,60 @@ func (n *node) close() {
 // noStore serves ingest-only members, which write nothing to ClickHouse.
 type noStore struct{}
 
-func (noStore) Assign(context.Context, string, int32) error { return nil }
-func (noStore) Revoke(string, int32)                        {}
+func (noStore) Assign(context.Context, string, int32) error      { return nil }
+func (noStore) Revoke(string, int32)                             {}
+func (noStore) WriteAlerts(context.Context, []event.Alert) error { return nil }
 func (noStore) WriteAttempts(context.Context, []processor.Row) error {
 	return errors.New("no ClickHouse in an ingest-only member")
 }
 func (noStore) WriteSuppressions(context.Context, []processor.Change) error {
 	return errors.New("no ClickHouse in an ingest-only member")
+}
+
+// alertRunner evaluates the rate alerts on whichever member owns attempts
+// partition 0, and publishes their changes to the alerts topic and
+// ClickHouse.
+func (n *node) alertRunner(reg prometheus.Registerer) *alerts.Runner {
+	tc := n.e.cfg.Kafka.Topics.WithDefaults()
+	w := processor.NewWriter(n.e.conn)
+	return &alerts.Runner{
+		Config:  n.e.cfg.Alerts,
+		Source:  n.e.ch,
+		Leader:  n.p.Leader,
+		Log:     n.e.log,
+		Metrics: alerts.NewMetrics(reg),
+		History: func(ctx context.Context) ([]event.Alert, error) { return alertHistory(ctx, n.e, tc.Alerts) },
+		Publish: func(ctx context.Context, as []event.Alert) error {
+			msgs, err := processor.AlertMessages(tc.Alerts, as)
+			if err != nil {
+				return err
+			}
+			if err := w.WriteMessages(ctx, msgs...); err != nil {
+				return fmt.Errorf("alerts topic: %w", err)
+			}
+			return n.e.ch.InsertAlerts(ctx, as)
+		},
+	}
+}
+
+// alertHistory reads the alerts topic back, oldest first.
+func alertHistory(ctx context.Context, e *env, topic string) ([]event.Alert, error) {
+	parts, err := e.conn.Partitions(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	var out []event.Alert
+	for p := range parts {
+		if _, err := e.conn.Scan(ctx, topic, p, func(_ int64, _, val []byte) error {
+			var a event.Alert
+			if json.Unmarshal(val, &a) == nil && a.Rule != "" {
+				out = append(out, a)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	return out, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -17,7 +18,7 @@ import (
 )
 
 func suppressCmd(ctx context.Context, io IO, args []string) error {
-	const use = "bounced suppress get ADDRESS | lift ADDRESS [--reason R] | add ADDRESS [--reason R] | export [--format jsonl|csv]"
+	const use = "bounced suppress get ADDRESS | lift ADDRESS [--reason R] | add ADDRESS [--reason R] | release DOMAIN | discard DOMAIN | export [--format jsonl|csv]"
 	if len(args) == 0 {
 		return fmt.Errorf("%w: %s", ErrUsage, use)
 	}
@@ -68,6 +69,36 @@ func suppressCmd(ctx context.Context, io IO, args []string) error {
 			return err
 		}
 		fmt.Fprintf(io.Out, "%s: %s queued; the member that owns the address applies it in order with its events\n", norm, sub)
+		return nil
+	case "release", "discard":
+		// The incident guard's decision: every partition's owner gets
+		// the command, in order with its events.
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%w: %s", ErrUsage, use)
+		}
+		// The domain is normalised as recipients' domains are.
+		_, domain, err := ingest.NormaliseAddress("postmaster@" + strings.TrimPrefix(fs.Arg(0), "@"))
+		if err != nil {
+			return fmt.Errorf("domain %q: %w", fs.Arg(0), err)
+		}
+		op := streak.OpRelease
+		if sub == "discard" {
+			op = streak.OpDiscard
+		}
+		msgs, err := processor.DomainMessages(ctx, e.conn, tc.Attempts, streak.Control{Op: op, Domain: domain, Reason: *reason, By: who, At: time.Now().UTC()})
+		if err != nil {
+			return err
+		}
+		w := processor.NewPartitionWriter(e.conn)
+		defer w.Close()
+		if err := w.WriteMessages(ctx, msgs...); err != nil {
+			return fmt.Errorf("send %s for %s: %w", op, domain, err)
+		}
+		verb := "become enforced suppressions"
+		if op == streak.OpDiscard {
+			verb = "are dropped (their recipients start afresh)"
+		}
+		fmt.Fprintf(io.Out, "%s: %s queued to %d partitions; the held suppressions %s as each owner reaches it\n", domain, sub, len(msgs), verb)
 		return nil
 	case "export":
 		if err := view.Load(ctx); err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/knadh/koanf/v2"
 	"github.com/spf13/pflag"
 
+	"github.com/bounced-dev/bounced/alerts"
 	"github.com/bounced-dev/bounced/broker"
 	"github.com/bounced-dev/bounced/processor"
 	"github.com/bounced-dev/bounced/processor/ingest"
@@ -51,10 +52,11 @@ type Config struct {
 	Policy     streak.Policy     `koanf:"policy"`
 	// DataDir holds the embedded broker's log and other local state.
 	// Default ".data/bounced" under the working directory.
-	DataDir  string   `koanf:"data_dir"`
-	HTTP     HTTP     `koanf:"http"`
-	Classify Classify `koanf:"classify"`
-	Log      Log      `koanf:"log"`
+	DataDir  string        `koanf:"data_dir"`
+	HTTP     HTTP          `koanf:"http"`
+	Classify Classify      `koanf:"classify"`
+	Alerts   alerts.Config `koanf:"alerts"`
+	Log      Log           `koanf:"log"`
 	// Warnings are problems that did not stop the load, such as BOUNCED_*
 	// environment variables that name no setting; commands log them.
 	Warnings []string `koanf:"-"`
@@ -112,14 +114,20 @@ func defaults() map[string]any {
 		"clickhouse.dial_timeout":             clickhouse.DefaultDialTimeout.String(),
 		"clickhouse.batch_size":               clickhouse.DefaultBatchSize,
 		"clickhouse.max_conns":                clickhouse.DefaultMaxConns,
+		"clickhouse.retention":                "400d",
 
-		"pipeline.stage":           "all",
-		"pipeline.ingest_group":    "bounced-ingest",
-		"pipeline.decide_group":    "bounced-decide",
-		"pipeline.batch_size":      10000,
-		"pipeline.flush_interval":  "1s",
-		"pipeline.session_timeout": "10s",
-		"pipeline.drain_timeout":   "20s",
+		"pipeline.stage":                "all",
+		"pipeline.ingest_group":         "bounced-ingest",
+		"pipeline.decide_group":         "bounced-decide",
+		"pipeline.batch_size":           10000,
+		"pipeline.flush_interval":       "1s",
+		"pipeline.session_timeout":      "10s",
+		"pipeline.drain_timeout":        "20s",
+		"pipeline.checkpoint_interval":  "1m",
+		"pipeline.guard.disabled":       false,
+		"pipeline.guard.window":         "15m",
+		"pipeline.guard.min_recipients": processor.DefaultGuardMinRecipients,
+		"pipeline.guard.share":          processor.DefaultGuardShare,
 
 		"ingest.max_record_bytes":      ingest.DefaultMaxRecordBytes,
 		"ingest.validate_schema":       false,
@@ -144,6 +152,12 @@ func defaults() map[string]any {
 		"policy.soft_window":    "14d",
 		"policy.evidence":       streak.DefaultEvidence,
 		"policy.labels":         map[string]any{},
+
+		"alerts.disabled":     false,
+		"alerts.interval":     "1m",
+		"alerts.window":       "24h",
+		"alerts.block_window": "1h",
+		"alerts.rules":        []any{},
 
 		"data_dir":            filepath.Join(".data", "bounced"),
 		"http.addr":           "127.0.0.1:8080",
@@ -364,6 +378,7 @@ func (c *Config) Validate() error {
 		c.Pipeline.Validate(),
 		c.Ingest.Validate(),
 		c.Policy.Validate(),
+		c.Alerts.Validate(),
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))

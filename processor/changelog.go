@@ -64,12 +64,14 @@ func sourceValue(topic string, partition int, offset int64, index int) string {
 type partState struct {
 	table   *statestore.Table
 	sources map[string]srcPos
+	holds   *holds    // the incident guard's decisions (changelog key holdsKey)
+	guard   *guard    // the guard's windows; built on assignment around holds
 	next    int64     // changelog offset the state is complete up to; -1 before any read
 	saved   time.Time // when the last local checkpoint was written
 }
 
 func newPartState() *partState {
-	return &partState{table: statestore.NewTable(0), sources: map[string]srcPos{}, next: -1}
+	return &partState{table: statestore.NewTable(0), sources: map[string]srcPos{}, holds: newHolds(), next: -1}
 }
 
 // catchUp reads the changelog partition from ps.next to its end into ps.
@@ -81,6 +83,19 @@ func catchUp(ctx context.Context, conn *broker.Clients, topic string, partition 
 	var st streak.State
 	next, err := conn.ScanFrom(ctx, topic, partition, ps.next, func(off int64, key, val []byte) error {
 		records++
+		if string(key) == holdsKey {
+			h := newHolds()
+			if val != nil {
+				if err := json.Unmarshal(val, h); err != nil {
+					return fmt.Errorf("holds %s/%d@%d: %w", topic, partition, off, err)
+				}
+				if h.Domains == nil {
+					h.Domains = map[string]*hold{}
+				}
+			}
+			ps.holds = h
+			return nil
+		}
 		if string(key) == sourcesKey {
 			if val == nil {
 				clear(ps.sources)
@@ -168,7 +183,7 @@ func (p *Pipeline) checkpoint(partition int, ps *partState) {
 	if path == "" || ps.next < 0 {
 		return
 	}
-	meta, err := json.Marshal(ps.sources)
+	meta, err := json.Marshal(checkpointMeta{Sources: ps.sources, Holds: ps.holds})
 	if err == nil {
 		err = statestore.Save(path, ps.table, statestore.Checkpoint{Topic: p.topics.State, Partition: partition, Offset: ps.next, Meta: meta})
 	}
@@ -179,6 +194,12 @@ func (p *Pipeline) checkpoint(partition int, ps *partState) {
 	}
 	ps.saved = time.Now()
 	p.m.Checkpoints.WithLabelValues("ok").Inc()
+}
+
+// checkpointMeta is stage 2's part of a checkpoint besides the table.
+type checkpointMeta struct {
+	Sources map[string]srcPos `json:"sources"`
+	Holds   *holds            `json:"holds,omitempty"`
 }
 
 // loadCheckpoint reads the partition's local checkpoint, or returns nil.
@@ -194,9 +215,18 @@ func (p *Pipeline) loadCheckpoint(partition int) *partState {
 	if err == nil && (c.Topic != p.topics.State || c.Partition != partition) {
 		err = fmt.Errorf("it is of %s/%d", c.Topic, c.Partition)
 	}
-	ps := &partState{table: t, sources: map[string]srcPos{}, next: c.Offset, saved: time.Now()}
+	ps := &partState{table: t, holds: newHolds(), next: c.Offset, saved: time.Now()}
 	if err == nil {
-		err = json.Unmarshal(c.Meta, &ps.sources)
+		var meta checkpointMeta
+		if err = json.Unmarshal(c.Meta, &meta); err == nil {
+			ps.sources = meta.Sources
+			if meta.Holds != nil && meta.Holds.Domains != nil {
+				ps.holds = meta.Holds
+			}
+		}
+		if ps.sources == nil {
+			ps.sources = map[string]srcPos{}
+		}
 	}
 	if err != nil {
 		p.log.Warn("state checkpoint unusable; restoring from the changelog alone", "file", path, "err", err)

@@ -30,6 +30,8 @@ type Config struct {
 	// a crash reads only the changelog written since. It is also written
 	// on shutdown and when a partition moves away. Default 1m.
 	CheckpointInterval time.Duration `koanf:"checkpoint_interval"`
+	// Guard is the incident guard.
+	Guard GuardConfig `koanf:"guard"`
 }
 
 // WithDefaults fills unset fields.
@@ -58,6 +60,7 @@ func (c Config) WithDefaults() Config {
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = time.Minute
 	}
+	c.Guard = c.Guard.withDefaults()
 	return c
 }
 
@@ -86,6 +89,9 @@ func (c Config) Validate() error {
 	}
 	if c.CheckpointInterval < time.Second {
 		return fmt.Errorf("pipeline.checkpoint_interval: %s is shorter than 1s", c.CheckpointInterval)
+	}
+	if err := c.Guard.validate(); err != nil {
+		return err
 	}
 	return nil
 }

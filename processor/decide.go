@@ -24,6 +24,9 @@ func (p *Pipeline) decidePartition(gctx context.Context, o *owner, offset int64)
 	if ps == nil {
 		return // the generation ended first
 	}
+	if ps.guard == nil || ps.guard.holds != ps.holds {
+		ps.guard = newGuard(p.cfg.Guard, ps.holds)
+	}
 	keys := ps.table.Len()
 	p.m.StateKeys.Add(float64(keys))
 	defer func() { p.m.StateKeys.Sub(float64(keys)) }()
@@ -141,6 +144,8 @@ func (p *Pipeline) decideBatch(ctx context.Context, o *owner, ps *partState, msg
 	rows := make([]Row, 0, len(msgs))
 	var pubs []pending
 	var dlq []kafka.Message
+	var alerts []event.Alert
+	var triggers []streak.Control
 	dirty := make(map[string]struct{}, len(msgs))
 	sourcesMoved := false
 	for i := range msgs {
@@ -160,10 +165,15 @@ func (p *Pipeline) decideBatch(ctx context.Context, o *owner, ps *partState, msg
 			st = streak.New()
 		}
 		var res streak.Result
+		var a *event.Attempt
 		if op := header(m, ControlHeader); op != "" {
 			var c streak.Control
 			if err := json.Unmarshal(m.Value, &c); err != nil {
 				dlq = append(dlq, p.dead("decide", m, fmt.Errorf("control record: %w", err)))
+				continue
+			}
+			if c.Domain != "" {
+				pubs, alerts = p.domainControl(ps, partition, c, m.Offset, pubs, alerts, dirty)
 				continue
 			}
 			var err error
@@ -172,7 +182,7 @@ func (p *Pipeline) decideBatch(ctx context.Context, o *owner, ps *partState, msg
 				continue
 			}
 		} else {
-			a := new(event.Attempt)
+			a = new(event.Attempt)
 			if err := json.Unmarshal(m.Value, a); err != nil {
 				dlq = append(dlq, p.dead("decide", m, fmt.Errorf("attempt record: %w", err)))
 				continue
@@ -194,6 +204,21 @@ func (p *Pipeline) decideBatch(ctx context.Context, o *owner, ps *partState, msg
 		if res.Replay {
 			continue
 		}
+		if a != nil && !res.Duplicate && a.Verdict != nil && !p.cfg.Guard.Disabled {
+			w := ps.guard.observe(a)
+			if r := res.Record; res.Publish && r != nil && r.Source == event.OriginAuto && r.Status == event.StatusSuppressed {
+				out := ps.guard.suppressed(a, key, &st, r, w)
+				if out.held {
+					p.m.Held.Inc()
+				}
+				if out.trigger != nil {
+					p.log.Warn("incident guard: holding the domain's new suppressions", "partition", partition, "domain", out.trigger.Domain, "rule", out.trigger.Rule, "why", out.trigger.Reason)
+					triggers = append(triggers, *out.trigger)
+					pubs = p.holdRetro(ps, out.retro, m.Offset, pubs, dirty)
+					alerts = p.guardAlert(alerts, partition, *out.trigger, event.AlertFiring)
+				}
+			}
+		}
 		states.Put(key, st)
 		dirty[key] = struct{}{}
 		if res.Publish {
@@ -212,6 +237,30 @@ func (p *Pipeline) decideBatch(ctx context.Context, o *owner, ps *partState, msg
 	step("clickhouse")
 	if err := p.write(ctx, o, "decide", "dlq", p.out, dlq); err != nil {
 		return err
+	}
+	if len(triggers) > 0 {
+		// A hold this partition detected goes to every partition of the
+		// attempts topic, so every owner honours it in order.
+		msgs, err := DomainMessages(ctx, p.deps.Conn, p.topics.Attempts, triggers...)
+		if err != nil {
+			return err
+		}
+		if err := p.write(ctx, o, "decide", "guard", p.changes, msgs); err != nil {
+			return err
+		}
+	}
+	if len(alerts) > 0 {
+		msgs, err := AlertMessages(p.topics.Alerts, alerts)
+		if err != nil {
+			return err
+		}
+		if err := p.write(ctx, o, "decide", "alerts", p.out, msgs); err != nil {
+			return err
+		}
+		if err := p.guarded(ctx, o, "decide", "clickhouse_alerts",
+			func(ctx context.Context) error { return p.deps.Store.WriteAlerts(ctx, alerts) }); err != nil {
+			return err
+		}
 	}
 	if len(pubs) > 0 {
 		msgs := make([]kafka.Message, len(pubs))
@@ -259,6 +308,16 @@ func (p *Pipeline) decideBatch(ctx context.Context, o *owner, ps *partState, msg
 		if err := p.write(ctx, o, "decide", "changelog", p.changes, cl); err != nil {
 			return err
 		}
+	}
+	if ps.guard.dirty {
+		msg, err := p.holdsRecord(partition, ps.guard.holds)
+		if err != nil {
+			return err
+		}
+		if err := p.write(ctx, o, "decide", "changelog", p.changes, []kafka.Message{msg}); err != nil {
+			return err
+		}
+		ps.guard.dirty = false
 	}
 	// The source positions go last, in a write of their own: a position
 	// must never be durable before the states it covers.

@@ -23,6 +23,8 @@ type Metrics struct {
 	Restored    *prometheus.CounterVec   // state records restored, by where from
 	Checkpoints *prometheus.CounterVec   // local checkpoints written, by result
 	Fenced      *prometheus.CounterVec   // flushes abandoned because the member lost its membership
+	Held        prometheus.Counter       // suppressions held by the incident guard
+	Holds       prometheus.Counter       // domains the incident guard started holding
 }
 
 // NewMetrics registers the pipeline's series on reg (nil: unregistered,
@@ -46,11 +48,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RestoreTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "bounced_restore_seconds", Help: "Time to restore one partition's state (kept state, local checkpoint, changelog tail).", Buckets: prometheus.ExponentialBuckets(0.001, 2, 18)}),
 		Restored:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_state_restored_total", Help: "Recipient states restored, by source: memory (kept across a rebalance), checkpoint (local file), changelog (records read from bounced.state)."}, []string{"from"}),
 		Checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_state_checkpoints_total", Help: "Local state checkpoints written, by result (ok, error)."}, []string{"result"}),
+		Held:        prometheus.NewCounter(prometheus.CounterOpts{Name: "bounced_guard_held_total", Help: "Suppressions the incident guard held for an operator's decision."}),
+		Holds:       prometheus.NewCounter(prometheus.CounterOpts{Name: "bounced_guard_holds_total", Help: "Domains the incident guard started holding (counted once, by the owner of attempts partition 0)."}),
 		Fenced:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_fenced_total", Help: "Flushes abandoned because the member could not prove its group membership, by stage."}, []string{"stage"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Consumed, m.Attempts, m.Classified, m.DLQ, m.Skipped, m.Duplicates, m.Replays,
-			m.Decisions, m.Lag, m.BatchTime, m.StepTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime, m.Restored, m.Checkpoints, m.Fenced)
+			m.Decisions, m.Lag, m.BatchTime, m.StepTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime, m.Restored, m.Checkpoints, m.Fenced, m.Held, m.Holds)
 	}
 	return m
 }

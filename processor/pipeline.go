@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -54,6 +56,9 @@ type Store interface {
 	Revoke(topic string, partition int32)
 	WriteAttempts(ctx context.Context, rows []Row) error
 	WriteSuppressions(ctx context.Context, changes []Change) error
+	// WriteAlerts stores alert state changes; a replay writes them again
+	// identically.
+	WriteAlerts(ctx context.Context, as []event.Alert) error
 }
 
 // ControlHeader marks an operator command on the attempts topic; its value
@@ -88,7 +93,14 @@ type Pipeline struct {
 	// it ended is shutting down, not being rebalanced.
 	stopping context.Context
 	kept     *keeper
+	// leader is true while this member's stage 2 owns attempts partition
+	// 0: one member at a time does group-wide chores (rate alerts).
+	leader atomic.Bool
 }
+
+// Leader reports whether this member owns attempts partition 0 in stage 2,
+// which makes it the one member that evaluates the rate alerts.
+func (p *Pipeline) Leader() bool { return p.leader.Load() }
 
 // New builds a pipeline; nothing connects until Run.
 func New(cfg Config, tc topics.Config, policy streak.Policy, deps Deps) (*Pipeline, error) {
@@ -166,6 +178,7 @@ func (p *Pipeline) Run(ctx context.Context) error {
 			return runGroup(ctx, p.deps.Conn, p.cfg.DecideGroup, []string{p.topics.Attempts}, p.cfg.SessionTimeout, p.log,
 				func(parts []int) {
 					p.m.Owned.WithLabelValues("decide").Set(float64(len(parts)))
+					p.leader.Store(slices.Contains(parts, 0))
 					p.kept.release(parts)
 				}, p.decidePartition)
 		})

@@ -21,6 +21,7 @@ import (
 //     and its entry number), kept between 3/8 and 3/4 full, instead of a
 //     map of string headers; the hash in the slot spares a probe the cache
 //     misses of reading an entry and its key.
+//
 // About 140 bytes per recipient for 27-byte addresses, against about 150
 // for a Go map of string to state.
 const (

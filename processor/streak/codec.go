@@ -59,10 +59,20 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		dst = appendBytes(dst, []byte(str))
 	}
 	if m.Since.IsZero() {
+		dst = append(dst, 0)
+	} else {
+		dst = append(dst, 1)
+		dst = binary.AppendVarint(dst, m.Since.UnixNano())
+	}
+	if m.Held == nil {
 		return append(dst, 0), nil
 	}
+	held, err := json.Marshal(m.Held)
+	if err != nil {
+		return dst, fmt.Errorf("encode held record: %w", err)
+	}
 	dst = append(dst, 1)
-	return binary.AppendVarint(dst, m.Since.UnixNano()), nil
+	return appendBytes(dst, held), nil
 }
 
 func appendBytes(dst, b []byte) []byte {
@@ -117,6 +127,14 @@ func (s *State) UnmarshalBinary(b []byte) error {
 		m := &Mark{Status: event.Status(d.bytes()), Class: event.Class(d.bytes()), Label: event.Label(d.bytes()), Source: event.Origin(d.bytes())}
 		if d.byte() == 1 {
 			m.Since = time.Unix(0, d.varint()).UTC()
+		}
+		if d.byte() == 1 {
+			if held := d.bytes(); d.err == nil {
+				m.Held = new(event.Suppression)
+				if err := json.Unmarshal(held, m.Held); err != nil {
+					return fmt.Errorf("streak: state: held record: %w", err)
+				}
+			}
 		}
 		s.Mark = m
 	}

@@ -21,6 +21,8 @@ func codecStates() []State {
 		}},
 		{LastOff: 8, Mark: &Mark{Status: event.StatusSuppressed, Class: event.ClassHard, Label: event.MailboxUnknown, Source: event.OriginAuto, Since: since}},
 		{LastOff: 9, Mark: &Mark{Status: event.StatusSuppressed, Class: event.ClassHard, Label: "operator", Source: event.OriginOperator}},
+		{LastOff: 10, Mark: &Mark{Status: event.StatusHeld, Class: event.ClassHard, Label: event.MailboxUnknown, Source: event.OriginAuto, Since: since,
+			Held: &event.Suppression{Address: "a@b.example", Status: event.StatusHeld, Class: event.ClassHard, Reason: "Hard bounce.", Since: since, UpdatedAt: since, Evidence: []event.Evidence{}}}},
 	}
 }
 

@@ -16,12 +16,23 @@ const (
 	OpSuppress Op = "suppress" // suppress the address by hand
 )
 
+// Domain commands of the incident guard (SPEC §5). They are written to
+// every partition of the attempts topic, so each owner applies them in
+// order with its own events; Domain names the recipient domain.
+const (
+	OpHold    Op = "hold"    // hold the domain's new suppressions
+	OpRelease Op = "release" // enforce the held suppressions and end the hold
+	OpDiscard Op = "discard" // drop the held suppressions and end the hold
+)
+
 // Control is an operator command. It travels through the attempts topic,
 // keyed like the address's events, so it is applied in order with them by
 // whichever member owns the address.
 type Control struct {
 	Op      Op        `json:"op"`
-	Address string    `json:"address"`
+	Address string    `json:"address,omitempty"`
+	Domain  string    `json:"domain,omitempty"`
+	Rule    string    `json:"rule,omitempty"` // hold: the rule whose verdicts triggered it
 	Reason  string    `json:"reason,omitempty"`
 	By      string    `json:"by,omitempty"`
 	At      time.Time `json:"at"`

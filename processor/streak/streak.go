@@ -54,6 +54,9 @@ type Mark struct {
 	Label  event.Label  `json:"label"`
 	Source event.Origin `json:"source"`
 	Since  time.Time    `json:"since"`
+	// Held is the whole record while the incident guard holds it, so that
+	// an operator's release can publish it unchanged but enforced.
+	Held *event.Suppression `json:"held,omitempty"`
 }
 
 func markOf(r *event.Suppression) *Mark {

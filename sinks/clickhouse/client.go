@@ -19,8 +19,12 @@
 // watermark is dropped, because the INSERT may have landed anyway (a timeout),
 // and the next call reads the truth back from the server.
 //
-// Every rollup is a materialized view over attempts, so keeping the raw rows
-// exact keeps the rollups exact.
+// The same rows go to outcomes (one row per attempt of a send, collapsing to
+// the send's final state) under a watermark of its own, so a crash between
+// the two INSERTs neither loses nor repeats outcome rows.
+//
+// Every rollup is a materialized view over attempts or outcomes, so keeping
+// the raw rows exact keeps the rollups exact.
 package clickhouse
 
 import (
@@ -52,6 +56,10 @@ type Client struct {
 
 	mu         sync.Mutex
 	watermarks map[partitionKey]int64 // absent = unknown, read from the server on next use
+
+	// beforeOutcomes, when set (tests only, export_test.go), runs between the
+	// attempts and the outcomes INSERT; an error stands for a crash there.
+	beforeOutcomes func() error
 }
 
 // Version is a ClickHouse server version.

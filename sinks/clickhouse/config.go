@@ -19,6 +19,11 @@ const (
 	DefaultBatchSize   = 10000
 	DefaultMaxConns    = 8
 
+	// DefaultRetention is bounced's configured default for Retention
+	// (clickhouse.retention), the same 400 days as the TTL modern servers
+	// get from the migrations.
+	DefaultRetention = 400 * 24 * time.Hour
+
 	// MaxBatchSize bounds BatchSize below the server's max_insert_block_size
 	// (1,048,576) so one INSERT is one block: the server then writes it as a
 	// unit, which the offset watermark relies on.
@@ -49,6 +54,13 @@ type Config struct {
 	// MaxConns bounds open connections (one per concurrently writing
 	// partition is plenty). Default 8.
 	MaxConns int `koanf:"max_conns"`
+	// Retention is how long raw rows (attempts, outcomes) are kept after
+	// their send, at least: `bounced run` drops, once a day, every monthly
+	// partition whose month ended longer ago (DropPartitionsBefore), which is
+	// how 18.16 expires data; modern servers also have a 400-day TTL from the
+	// migrations. Rollups are kept. 0 keeps everything (the zero value);
+	// bounced's configuration default is DefaultRetention.
+	Retention time.Duration `koanf:"retention"`
 }
 
 // dbName is what ClickHouse accepts unquoted; anything else is more likely a
@@ -80,6 +92,9 @@ func (c Config) Validate() error {
 	}
 	if c.BatchSize < 0 || c.BatchSize > MaxBatchSize {
 		errs = append(errs, fmt.Errorf("clickhouse.batch_size: %d: must be between 1 and %d (0 = default %d)", c.BatchSize, MaxBatchSize, DefaultBatchSize))
+	}
+	if c.Retention < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.retention: %s is negative (0 keeps everything)", c.Retention))
 	}
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("clickhouse.max_conns: %d is negative", c.MaxConns))
@@ -128,5 +143,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("dial_timeout", c.DialTimeout),
 		slog.Int("batch_size", c.BatchSize),
 		slog.Int("max_conns", c.MaxConns),
+		slog.Duration("retention", c.Retention),
 	)
 }

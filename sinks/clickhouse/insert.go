@@ -37,9 +37,29 @@ type SuppressionRow struct {
 	Version uint64
 }
 
+// partitionKey names one watermark: a table's highest stored offset of one
+// topic-partition. attempts and outcomes each have their own, so a crash
+// between their INSERTs loses nothing.
 type partitionKey struct {
+	table     string
 	topic     string
 	partition int32
+}
+
+// The tables written under an offset watermark.
+const (
+	tableAttempts = "attempts"
+	tableOutcomes = "outcomes"
+)
+
+// offsetsTable is where a table's stored offsets are read: attempts holds
+// its own; outcomes' are copied by a materialized view into
+// outcomes_offsets, because ReplacingMergeTree merges delete outcome rows.
+func offsetsTable(table string) string {
+	if table == tableOutcomes {
+		return "outcomes_offsets"
+	}
+	return table
 }
 
 // attemptColumns is the explicit column list: 18.16 needs one for a batch
@@ -61,30 +81,26 @@ var suppressionColumns = []string{
 
 var insertSuppressions = "INSERT INTO suppressions (" + strings.Join(suppressionColumns, ", ") + ")"
 
-// Watermark returns the highest offset stored for the topic-partition, or -1
-// when none is. It always asks the server and replaces the cached watermark
-// with the answer: call it on partition assignment, because while another
-// member owned the partition the cache went stale (see also ForgetWatermark).
+// Watermark returns the highest attempts offset stored for the
+// topic-partition, or -1 when none is. Call it on partition assignment: while
+// another member owned the partition the cached watermarks went stale. It
+// drops the cached watermarks of attempts and outcomes, so the next
+// InsertAttempts reads both back from the server and also fills any gap
+// below them (an INSERT that landed in part).
 func (c *Client) Watermark(ctx context.Context, topic string, partition int32) (int64, error) {
-	wm, err := c.readWatermark(ctx, topic, partition)
-	if err != nil {
-		return 0, err
-	}
-	c.mu.Lock()
-	c.watermarks[partitionKey{topic, partition}] = wm
-	c.mu.Unlock()
-	return wm, nil
+	c.ForgetWatermark(topic, partition)
+	return c.readWatermark(ctx, partitionKey{tableAttempts, topic, partition})
 }
 
-func (c *Client) readWatermark(ctx context.Context, topic string, partition int32) (int64, error) {
+func (c *Client) readWatermark(ctx context.Context, k partitionKey) (int64, error) {
 	var wm int64
 	// count() guards the empty case: max() of no rows is 0 on 18.16, not NULL.
 	var n uint64
 	err := c.conn.QueryRow(ctx,
-		"SELECT count(), max(src_offset) FROM attempts WHERE src_topic = ? AND src_partition = ?",
-		topic, partition).Scan(&n, &wm)
+		"SELECT count(), max(src_offset) FROM "+offsetsTable(k.table)+" WHERE src_topic = ? AND src_partition = ?",
+		k.topic, k.partition).Scan(&n, &wm)
 	if err != nil {
-		return 0, fmt.Errorf("clickhouse watermark %s/%d: %w", topic, partition, err)
+		return 0, fmt.Errorf("clickhouse %s watermark %s/%d: %w", k.table, k.topic, k.partition, err)
 	}
 	if n == 0 {
 		return -1, nil
@@ -95,7 +111,7 @@ func (c *Client) readWatermark(ctx context.Context, topic string, partition int3
 // storedOffsets returns which offsets in [lo, hi] the partition already has.
 func (c *Client) storedOffsets(ctx context.Context, k partitionKey, lo, hi int64) (map[int64]bool, error) {
 	rows, err := c.conn.Query(ctx,
-		"SELECT DISTINCT src_offset FROM attempts WHERE src_topic = ? AND src_partition = ? AND src_offset >= ? AND src_offset <= ?",
+		"SELECT DISTINCT src_offset FROM "+offsetsTable(k.table)+" WHERE src_topic = ? AND src_partition = ? AND src_offset >= ? AND src_offset <= ?",
 		k.topic, k.partition, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse stored offsets %s/%d: %w", k.topic, k.partition, err)
@@ -116,14 +132,18 @@ func (c *Client) storedOffsets(ctx context.Context, k partitionKey, lo, hi int64
 }
 
 // InsertAttempts writes rows of one topic-partition, given in strictly
-// ascending offset order, skipping those ClickHouse already has.
+// ascending offset order, to attempts and (for the attempts that have one) to
+// outcomes, skipping those ClickHouse already has. Each table has its own
+// watermark, so a crash between the two INSERTs leaves nothing lost: the
+// replay skips the stored attempts and writes the missing outcomes.
 //
 // With a cached watermark, rows at or below it are skipped. Without one (first
-// call for the partition, or after a failed insert) the watermark is read back
-// and, when the rows reach below it, the offsets actually stored in that range
-// are too: rows are skipped only if present. That also repairs an INSERT that
-// landed in part (a block spanning several monthly partitions is written part by
-// part), which a bare "offset <= max" test would turn into lost rows.
+// call for the partition, after Watermark, or after a failed insert) the
+// watermark is read back and, when the rows reach below it, the offsets
+// actually stored in that range are too: rows are skipped only if present.
+// That also repairs an INSERT that landed in part (a block spanning several
+// monthly partitions is written part by part), which a bare "offset <= max"
+// test would turn into lost rows.
 //
 // Rows are sent in INSERTs of at most BatchSize rows; after each one the
 // watermark advances. An error is returned as is, never retried here: the
@@ -132,7 +152,7 @@ func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 	if len(rows) == 0 {
 		return nil
 	}
-	k := partitionKey{rows[0].Topic, rows[0].Partition}
+	k := partitionKey{tableAttempts, rows[0].Topic, rows[0].Partition}
 	for i, r := range rows {
 		switch {
 		case r.Topic != k.topic || r.Partition != k.partition:
@@ -149,7 +169,34 @@ func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 			return fmt.Errorf("clickhouse insert attempts %s/%d: offset %d: invalid outcome %q", k.topic, k.partition, r.Offset, r.Attempt.Outcome)
 		}
 	}
+	err := c.insertGuarded(ctx, k, rows, c.sendAttempts)
+	if err == nil && c.beforeOutcomes != nil {
+		err = c.beforeOutcomes()
+	}
+	if err == nil {
+		sends := make([]AttemptRow, 0, len(rows))
+		for _, r := range rows {
+			if hasOutcome(r.Attempt) {
+				sends = append(sends, r)
+			}
+		}
+		k.table = tableOutcomes
+		err = c.insertGuarded(ctx, k, sends, c.sendOutcomes)
+	}
+	if err != nil {
+		// Whatever failed, the retry re-reads both tables' watermarks.
+		c.ForgetWatermark(k.topic, k.partition)
+	}
+	return err
+}
 
+// insertGuarded writes the rows (ascending offsets, one topic-partition) to
+// k.table with send, skipping those at or below the table's watermark.
+func (c *Client) insertGuarded(ctx context.Context, k partitionKey, rows []AttemptRow,
+	send func(context.Context, []AttemptRow) error) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	c.mu.Lock()
 	wm, cached := c.watermarks[k]
 	c.mu.Unlock()
@@ -159,14 +206,14 @@ func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 		todo = afterOffset(rows, wm)
 	} else {
 		var err error
-		if wm, err = c.readWatermark(ctx, k.topic, k.partition); err != nil {
-			return fmt.Errorf("clickhouse insert attempts: %w", err)
+		if wm, err = c.readWatermark(ctx, k); err != nil {
+			return fmt.Errorf("clickhouse insert %s: %w", k.table, err)
 		}
 		todo = rows
 		if rows[0].Offset <= wm {
 			have, err := c.storedOffsets(ctx, k, rows[0].Offset, min(wm, rows[len(rows)-1].Offset))
 			if err != nil {
-				return fmt.Errorf("clickhouse insert attempts: %w", err)
+				return fmt.Errorf("clickhouse insert %s: %w", k.table, err)
 			}
 			todo = make([]AttemptRow, 0, len(rows))
 			for _, r := range rows {
@@ -178,20 +225,20 @@ func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 		c.setWatermark(k, wm)
 	}
 	if skipped := len(rows) - len(todo); skipped > 0 {
-		c.log.Debug("clickhouse attempts already stored, skipped",
+		c.log.Debug("clickhouse rows already stored, skipped", "table", k.table,
 			"topic", k.topic, "partition", k.partition, "skipped", skipped, "watermark", wm)
 	}
 
 	for start := 0; start < len(todo); start += c.cfg.BatchSize {
 		chunk := todo[start:min(start+c.cfg.BatchSize, len(todo))]
-		if err := c.sendAttempts(ctx, chunk); err != nil {
+		if err := send(ctx, chunk); err != nil {
 			// The INSERT may have landed (timeout after the server wrote it):
 			// forget what we think is stored and let the retry ask the server.
 			c.mu.Lock()
 			delete(c.watermarks, k)
 			c.mu.Unlock()
-			return fmt.Errorf("clickhouse insert attempts %s/%d offsets %d-%d: %w",
-				k.topic, k.partition, chunk[0].Offset, chunk[len(chunk)-1].Offset, err)
+			return fmt.Errorf("clickhouse insert %s %s/%d offsets %d-%d: %w",
+				k.table, k.topic, k.partition, chunk[0].Offset, chunk[len(chunk)-1].Offset, err)
 		}
 		c.setWatermark(k, chunk[len(chunk)-1].Offset)
 	}
@@ -207,12 +254,14 @@ func (c *Client) setWatermark(k partitionKey, wm int64) {
 	}
 }
 
-// ForgetWatermark drops the cached watermark of a topic-partition. Call it when
-// the partition is revoked: another member may write to it before it comes
-// back, and a stale (low) cached watermark would let rows be written twice.
+// ForgetWatermark drops the cached watermarks (attempts and outcomes) of a
+// topic-partition. Call it when the partition is revoked: another member may
+// write to it before it comes back, and a stale (low) cached watermark would
+// let rows be written twice.
 func (c *Client) ForgetWatermark(topic string, partition int32) {
 	c.mu.Lock()
-	delete(c.watermarks, partitionKey{topic, partition})
+	delete(c.watermarks, partitionKey{tableAttempts, topic, partition})
+	delete(c.watermarks, partitionKey{tableOutcomes, topic, partition})
 	c.mu.Unlock()
 }
 
@@ -246,14 +295,7 @@ func (c *Client) sendAttempts(ctx context.Context, rows []AttemptRow) (err error
 				local = 1
 			}
 		}
-		recipient := a.RecipientNorm
-		if recipient == "" {
-			recipient = strings.ToLower(a.Recipient)
-		}
-		domain := a.RecipientDomain
-		if domain == "" {
-			domain = domainOf(recipient)
-		}
+		recipient, domain := recipientOf(a)
 		diagnostic := a.SMTP.Text
 		if diagnostic == "" {
 			diagnostic = a.Diagnostic
@@ -355,6 +397,20 @@ func finite(f float64) float64 {
 		return 0
 	}
 	return f
+}
+
+// recipientOf is the normalised recipient and its domain, derived when
+// stage 1 did not fill them in.
+func recipientOf(a *event.Attempt) (recipient, domain string) {
+	recipient = a.RecipientNorm
+	if recipient == "" {
+		recipient = strings.ToLower(a.Recipient)
+	}
+	domain = a.RecipientDomain
+	if domain == "" {
+		domain = domainOf(recipient)
+	}
+	return recipient, domain
 }
 
 func domainOf(addr string) string {
