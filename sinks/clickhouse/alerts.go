@@ -77,7 +77,7 @@ func (c *Client) AlertCounts(ctx context.Context, sends, attempts time.Time) ([]
 	from := attempts.UTC()
 	attScan := func(ac *alerts.Counts) []any { return []any{&ac.Subject, &ac.Attempts, &ac.Block} }
 	for _, s := range []struct{ scope, col string }{{"domain", "recipient_domain"}, {"ip", "sending_ip"}} {
-		query := fmt.Sprintf(`SELECT %[1]s, count(), countIf(class = 'block') FROM attempts
+		query := fmt.Sprintf(`SELECT %[1]s, countIf(class != 'complaint'), countIf(class = 'block') FROM attempts
 			WHERE sent_at >= ? AND occurred_at >= ? AND %[1]s != '' GROUP BY %[1]s`, s.col)
 		if err := q(s.scope, query, []any{from.Add(-7 * 24 * time.Hour), from}, attScan); err != nil {
 			return nil, err
