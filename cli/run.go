@@ -80,6 +80,8 @@ func loadClassifier(cfg *config.Config) (*classify.Classifier, error) {
 // startNode connects everything a member needs and verifies the topology,
 // but processes nothing until run.
 func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (_ *node, err error) {
+	clientID := memberClientID(cfg)
+	cfg.Kafka.Conn.ClientID = clientID
 	e, err := newEnv(ctx, cfg, io, mode)
 	if err != nil {
 		return nil, err
@@ -100,6 +102,10 @@ func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (
 		}
 	} else if err := topics.Verify(ctx, e.adm, cfg.Kafka.Topics); err != nil {
 		return nil, err
+	}
+	pc := cfg.Pipeline.WithDefaults()
+	if err := e.evictPrevious(ctx, clientID, pc.IngestGroup, pc.DecideGroup); err != nil {
+		e.log.Warn("could not check the consumer groups for a previous run's members; a restart after a crash may wait for the session timeout", "err", err)
 	}
 	if cfg.Pipeline.Stage != "ingest" {
 		if err := e.openClickHouse(ctx); err != nil {
