@@ -67,10 +67,14 @@ type owner struct {
 	pos int64
 }
 
-// hold returns a context for one write: it ends when the lease does. With
-// less than half the lease left it first renews it by committing pos again,
-// which the coordinator accepts only from a current member.
-func (o *owner) hold(ctx context.Context) (context.Context, context.CancelFunc, error) {
+// hold returns a context for one write: it ends when the lease does (when
+// bounded). With less than half the lease left it first renews it by
+// committing pos again, which the coordinator accepts only from a current
+// member. Kafka writes are bounded: nothing else stops a late one. ClickHouse
+// inserts are not cut off (an INSERT cancelled by its client may still land);
+// the store instead waits, before it reads a partition's watermark, until no
+// INSERT for that partition is running on the server, whoever sent it.
+func (o *owner) hold(ctx context.Context, bounded bool) (context.Context, context.CancelFunc, error) {
 	until := o.lease.deadline()
 	if time.Until(until) < o.lease.ttl/2 {
 		if o.pos < 0 {
@@ -85,6 +89,9 @@ func (o *owner) hold(ctx context.Context) (context.Context, context.CancelFunc, 
 		}
 		o.lease.renew(sent)
 		until = o.lease.deadline()
+	}
+	if !bounded {
+		return ctx, func() {}, nil
 	}
 	wctx, cancel := context.WithDeadline(ctx, until)
 	return wctx, cancel, nil

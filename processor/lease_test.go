@@ -82,7 +82,7 @@ func TestSelfFencing(t *testing.T) {
 	if err := a.commit(0); err != nil {
 		t.Fatalf("first commit: %v", err)
 	}
-	wctx, done, err := a.hold(ctx)
+	wctx, done, err := a.hold(ctx, true)
 	if err != nil {
 		t.Fatalf("a member in good standing may write: %v", err)
 	}
@@ -104,11 +104,11 @@ func TestSelfFencing(t *testing.T) {
 	if dl := a.lease.deadline(); !dl.Before(took) {
 		t.Fatalf("the cut-off member's lease runs to %v, after the new owner started at %v", dl.Format(time.StampMilli), took.Format(time.StampMilli))
 	}
-	if _, _, err := a.hold(ctx); err == nil {
+	if _, _, err := a.hold(ctx, true); err == nil {
 		t.Fatal("the cut-off member was allowed to write after its lease ended")
 	}
 	net.set(false)
-	_, _, err = a.hold(ctx)
+	_, _, err = a.hold(ctx, true)
 	if !errors.Is(err, errFenced) {
 		t.Fatalf("after the network healed: %v, want errFenced", err)
 	}

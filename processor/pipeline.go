@@ -280,12 +280,16 @@ func (p *Pipeline) commit(ctx context.Context, stage string, o *owner, next int6
 	})
 }
 
-// guarded runs one output step under the member's lease (see lease),
+// guarded runs one ClickHouse step under the member's lease (see lease),
 // retrying it with backoff until it succeeds, the member is fenced, or ctx
 // ends.
 func (p *Pipeline) guarded(ctx context.Context, o *owner, stage, step string, fn func(context.Context) error) error {
+	return p.leased(ctx, o, stage, step, false, fn)
+}
+
+func (p *Pipeline) leased(ctx context.Context, o *owner, stage, step string, bounded bool, fn func(context.Context) error) error {
 	return retry(ctx, p.log, func() { p.m.Retries.WithLabelValues(stage, step).Inc() }, step, func(ctx context.Context) error {
-		wctx, cancel, err := o.hold(ctx)
+		wctx, cancel, err := o.hold(ctx, bounded)
 		if err != nil {
 			return err
 		}
@@ -298,7 +302,7 @@ func (p *Pipeline) write(ctx context.Context, o *owner, stage, step string, w *k
 	if len(msgs) == 0 {
 		return nil
 	}
-	return p.guarded(ctx, o, stage, step, func(ctx context.Context) error { return w.WriteMessages(ctx, msgs...) })
+	return p.leased(ctx, o, stage, step, true, func(ctx context.Context) error { return w.WriteMessages(ctx, msgs...) })
 }
 
 // ingestPartition is stage 1 for one input partition. Its session holds the

@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"strconv"
 	"strings"
 	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/bounced-dev/bounced/processor/event"
 )
@@ -206,6 +210,9 @@ func (c *Client) insertGuarded(ctx context.Context, k partitionKey, rows []Attem
 		todo = afterOffset(rows, wm)
 	} else {
 		var err error
+		if err = c.awaitInflight(ctx, k); err != nil {
+			return fmt.Errorf("clickhouse insert %s: %w", k.table, err)
+		}
 		if wm, err = c.readWatermark(ctx, k); err != nil {
 			return fmt.Errorf("clickhouse insert %s: %w", k.table, err)
 		}
@@ -231,7 +238,8 @@ func (c *Client) insertGuarded(ctx context.Context, k partitionKey, rows []Attem
 
 	for start := 0; start < len(todo); start += c.cfg.BatchSize {
 		chunk := todo[start:min(start+c.cfg.BatchSize, len(todo))]
-		if err := send(ctx, chunk); err != nil {
+		qctx := ch.Context(ctx, ch.WithQueryID(inflightPrefix(k)+strconv.FormatInt(chunk[0].Offset, 10)+"-"+strconv.FormatUint(rand.Uint64(), 36)))
+		if err := send(qctx, chunk); err != nil {
 			// The INSERT may have landed (timeout after the server wrote it):
 			// forget what we think is stored and let the retry ask the server.
 			c.mu.Lock()
@@ -243,6 +251,45 @@ func (c *Client) insertGuarded(ctx context.Context, k partitionKey, rows []Attem
 		c.setWatermark(k, chunk[len(chunk)-1].Offset)
 	}
 	return nil
+}
+
+// inflightPrefix starts the query id of every INSERT into k's table for
+// k's partition, whichever member sends it.
+func inflightPrefix(k partitionKey) string {
+	return "bounced-" + k.table + "-" + k.topic + "-" + strconv.Itoa(int(k.partition)) + "-"
+}
+
+// awaitInflight waits until no INSERT for k's partition is running on the
+// server before its watermark is read. An INSERT whose client gave up (a
+// timeout, a cancelled context, or a member that lost its partition) can
+// still complete on the server after the watermark was read, and its rows
+// would then be written a second time. Inserts still running after a minute
+// are killed; what they wrote in part is found by the stored-offsets check.
+func (c *Client) awaitInflight(ctx context.Context, k partitionKey) error {
+	prefix := inflightPrefix(k)
+	const q = "SELECT count() FROM system.processes WHERE substring(query_id, 1, length(?)) = ?"
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var n uint64
+		if err := c.conn.QueryRow(ctx, q, prefix, prefix).Scan(&n); err != nil {
+			return fmt.Errorf("inserts in flight for %s/%d: %w", k.topic, k.partition, err)
+		}
+		if n == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			c.log.Warn("clickhouse: killing inserts still running for the partition", "table", k.table, "topic", k.topic, "partition", k.partition, "count", n)
+			if err := c.conn.Exec(ctx, "KILL QUERY WHERE substring(query_id, 1, length(?)) = ? SYNC", prefix, prefix); err != nil {
+				return fmt.Errorf("kill inserts in flight for %s/%d: %w", k.topic, k.partition, err)
+			}
+			deadline = time.Now().Add(time.Minute)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // setWatermark records wm for k unless a higher one is known.
