@@ -2,44 +2,13 @@ package cli
 
 import (
 	"context"
-	"errors"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/bounced-dev/bounced/internal/netcut"
 )
-
-// cutDialer dials normally until cut, then refuses and closes what it
-// opened: a member that died without leaving its group.
-type cutDialer struct {
-	mu    sync.Mutex
-	cut   bool
-	conns []net.Conn
-}
-
-func (d *cutDialer) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.cut {
-		return nil, errors.New("dead")
-	}
-	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err == nil {
-		d.conns = append(d.conns, c)
-	}
-	return c, err
-}
-
-func (d *cutDialer) kill() {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.cut = true
-	for _, c := range d.conns {
-		c.Close()
-	}
-}
 
 // TestEvictPrevious: a member killed while it owns partitions stays in the
 // group until its session times out; the next run of the same member (same
@@ -77,12 +46,12 @@ func TestEvictPrevious(t *testing.T) {
 		t.Cleanup(func() { g.Close() })
 		return g
 	}
-	dead := &cutDialer{}
-	g1 := group(&kafka.Dialer{ClientID: id, DialFunc: dead.dial, Timeout: 5 * time.Second})
+	dead := &netcut.Net{}
+	g1 := group(&kafka.Dialer{ClientID: id, DialFunc: dead.Dial, Timeout: 5 * time.Second})
 	if _, err := g1.Next(ctx); err != nil {
 		t.Fatal(err)
 	}
-	dead.kill()
+	dead.Set(true)
 
 	if err := e.evictPrevious(ctx, id, "evict"); err != nil {
 		t.Fatal(err)

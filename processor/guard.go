@@ -221,7 +221,7 @@ func holdRecord(st *streak.State, rec *event.Suppression) {
 	}
 }
 
-// encodeHolds is the changelog record of the partition's holds.
+// holdsRecord is the changelog record of the partition's holds.
 func (p *Pipeline) holdsRecord(partition int, h *holds) (kafka.Message, error) {
 	v, err := json.Marshal(h)
 	if err != nil {

@@ -3,47 +3,14 @@ package processor
 import (
 	"context"
 	"errors"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/bounced-dev/bounced/internal/netcut"
 )
-
-// partition is a network a test can cut: connections dialled through it
-// are closed, and new ones refused, while it is cut.
-type partition struct {
-	mu    sync.Mutex
-	cut   bool
-	conns []net.Conn
-}
-
-func (p *partition) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.cut {
-		return nil, errors.New("network cut by the test")
-	}
-	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
-	if err == nil {
-		p.conns = append(p.conns, c)
-	}
-	return c, err
-}
-
-func (p *partition) set(cut bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.cut = cut
-	if cut {
-		for _, c := range p.conns {
-			c.Close()
-		}
-		p.conns = nil
-	}
-}
 
 // TestSelfFencing cuts a member off from the broker while it owns a
 // partition. The coordinator evicts it and gives the partition to a second
@@ -72,8 +39,8 @@ func TestSelfFencing(t *testing.T) {
 		return g
 	}
 
-	net := &partition{}
-	ga := group(&kafka.Dialer{DialFunc: net.dial, Timeout: time.Second})
+	cut := &netcut.Net{}
+	ga := group(&kafka.Dialer{DialFunc: cut.Dial, Timeout: time.Second})
 	genA, err := ga.Next(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +58,7 @@ func TestSelfFencing(t *testing.T) {
 	}
 	done()
 
-	net.set(true)
+	cut.Set(true)
 	gb := group(&kafka.Dialer{Timeout: time.Second})
 	genB, err := gb.Next(ctx)
 	if err != nil {
@@ -107,7 +74,7 @@ func TestSelfFencing(t *testing.T) {
 	if _, _, err := a.hold(ctx, true); err == nil {
 		t.Fatal("the cut-off member was allowed to write after its lease ended")
 	}
-	net.set(false)
+	cut.Set(false)
 	_, _, err = a.hold(ctx, true)
 	if !errors.Is(err, errFenced) {
 		t.Fatalf("after the network healed: %v, want errFenced", err)

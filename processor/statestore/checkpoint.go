@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"hash/crc32"
 	"io"
 	"os"
@@ -127,7 +126,7 @@ func Load(path string) (*Table, Checkpoint, error) {
 		return nil, Checkpoint{}, fmt.Errorf("statestore: load %s: file too short", path)
 	}
 	crc := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	r := &reader{r: bufio.NewReaderSize(io.TeeReader(io.LimitReader(f, st.Size()-4), crc), 1<<20), crc: crc}
+	r := &reader{r: bufio.NewReaderSize(io.TeeReader(io.LimitReader(f, st.Size()-4), crc), 1<<20)}
 	t, c, err := r.read()
 	if err != nil {
 		return nil, Checkpoint{}, fmt.Errorf("statestore: load %s: %w", path, err)
@@ -144,7 +143,6 @@ func Load(path string) (*Table, Checkpoint, error) {
 
 type reader struct {
 	r   *bufio.Reader
-	crc hash.Hash32
 	buf []byte
 }
 
