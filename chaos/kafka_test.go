@@ -13,7 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/bounced-dev/bounced/demo"
-	"github.com/bounced-dev/bounced/processor"
+	"github.com/bounced-dev/bounced/topics"
 )
 
 // Topic and group names: the defaults every process here runs with.
@@ -166,8 +166,8 @@ func (k *kafkaClient) readDLQ(ctx context.Context) (dlq, error) {
 			for _, x := range r.Headers {
 				h[x.Key] = string(x.Value)
 			}
-			pos := h[processor.HeaderTopic] + "/" + h[processor.HeaderPartition] + "/" + h[processor.HeaderOffset]
-			out.Positions[pos] = h[processor.HeaderReason]
+			pos := h[topics.HeaderTopic] + "/" + h[topics.HeaderPartition] + "/" + h[topics.HeaderOffset]
+			out.Positions[pos] = h[topics.HeaderReason]
 			out.Records++
 			if r.Offset+1 >= want[r.Partition] {
 				delete(want, r.Partition)

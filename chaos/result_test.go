@@ -16,7 +16,7 @@ import (
 	"github.com/bounced-dev/bounced/demo"
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/sinks/clickhouse"
-	"github.com/bounced-dev/bounced/sinks/suppressions"
+	"github.com/bounced-dev/bounced/suppressions"
 )
 
 // result is everything a run produced that must not depend on how it ran:

@@ -18,10 +18,9 @@ import (
 	"github.com/bounced-dev/bounced/broker"
 	"github.com/bounced-dev/bounced/config"
 	"github.com/bounced-dev/bounced/demo"
-	"github.com/bounced-dev/bounced/processor"
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/sinks/clickhouse"
-	"github.com/bounced-dev/bounced/sinks/suppressions"
+	"github.com/bounced-dev/bounced/suppressions"
 )
 
 // isolate points a one-shot run (demo, bench) at its own embedded broker
@@ -51,7 +50,7 @@ func startFresh(ctx context.Context, cfg *config.Config, io IO) (*node, error) {
 // produce writes the records to the first input topic, keyed by MTA host as
 // a shipper would key them.
 func produce(ctx context.Context, n *node, recs []demo.Record) error {
-	w := processor.NewWriter(n.e.conn)
+	w := n.e.conn.NewWriter()
 	defer w.Close()
 	topic := n.e.cfg.Kafka.Topics.WithDefaults().Input[0]
 	const chunk = 5000

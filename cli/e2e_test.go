@@ -12,10 +12,10 @@ import (
 
 	"github.com/bounced-dev/bounced/config"
 	"github.com/bounced-dev/bounced/demo"
-	"github.com/bounced-dev/bounced/processor"
 	"github.com/bounced-dev/bounced/processor/streak"
 	"github.com/bounced-dev/bounced/sinks/clickhouse/chtest"
-	"github.com/bounced-dev/bounced/sinks/suppressions"
+	"github.com/bounced-dev/bounced/suppressions"
+	"github.com/bounced-dev/bounced/topics"
 )
 
 // testConfig is a member on an embedded broker under dir and a fresh
@@ -87,11 +87,11 @@ func TestEndToEnd(t *testing.T) {
 	}
 	for _, m := range dlq {
 		h := headers(m)
-		if h[processor.HeaderReason] == "" || h[processor.HeaderError] == "" || h[processor.HeaderTopic] != "bounced.input" || h[processor.HeaderOffset] == "" {
+		if h[topics.HeaderReason] == "" || h[topics.HeaderError] == "" || h[topics.HeaderTopic] != "bounced.input" || h[topics.HeaderOffset] == "" {
 			t.Errorf("DLQ record without its reason or position: %v", h)
 		}
-		if h[processor.HeaderTruncated] != "true" && h[processor.HeaderSize] != strconv.Itoa(len(m.Value)) {
-			t.Errorf("DLQ record is not the original: size header %s, value %d bytes", h[processor.HeaderSize], len(m.Value))
+		if h[topics.HeaderTruncated] != "true" && h[topics.HeaderSize] != strconv.Itoa(len(m.Value)) {
+			t.Errorf("DLQ record is not the original: size header %s, value %d bytes", h[topics.HeaderSize], len(m.Value))
 		}
 	}
 
@@ -102,8 +102,8 @@ func TestEndToEnd(t *testing.T) {
 		lifted = addr
 		break
 	}
-	w := processor.NewWriter(n.e.conn)
-	if _, err := suppressions.Send(ctx, w, "bounced.attempts", streak.OpLift, lifted, "test", "tester", time.Now()); err != nil {
+	w := n.e.conn.NewWriter()
+	if _, err := sendControl(ctx, w, "bounced.attempts", streak.OpLift, lifted, "test", "tester", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	w.Close()

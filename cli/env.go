@@ -15,7 +15,7 @@ import (
 
 	"github.com/bounced-dev/bounced/broker"
 	"github.com/bounced-dev/bounced/config"
-	"github.com/bounced-dev/bounced/processor"
+	"github.com/bounced-dev/bounced/processor/decide"
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/sinks/clickhouse"
 )
@@ -141,7 +141,7 @@ func (s store) Assign(ctx context.Context, topic string, partition int32) error 
 
 func (s store) Revoke(topic string, partition int32) { s.c.ForgetWatermark(topic, partition) }
 
-func (s store) WriteAttempts(ctx context.Context, rows []processor.Row) error {
+func (s store) WriteAttempts(ctx context.Context, rows []decide.Row) error {
 	out := make([]clickhouse.AttemptRow, len(rows))
 	for i, r := range rows {
 		out[i] = clickhouse.AttemptRow{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Attempt: r.Attempt,
@@ -154,7 +154,7 @@ func (s store) WriteAlerts(ctx context.Context, as []event.Alert) error {
 	return s.c.InsertAlerts(ctx, as)
 }
 
-func (s store) WriteSuppressions(ctx context.Context, changes []processor.Change) error {
+func (s store) WriteSuppressions(ctx context.Context, changes []decide.Change) error {
 	out := make([]clickhouse.SuppressionRow, len(changes))
 	for i, c := range changes {
 		out[i] = clickhouse.SuppressionRow{Address: c.Address, Record: c.Record, Version: c.Version}

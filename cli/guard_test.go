@@ -11,7 +11,7 @@ import (
 	"github.com/bounced-dev/bounced/demo"
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/sinks/clickhouse/chtest"
-	"github.com/bounced-dev/bounced/sinks/suppressions"
+	"github.com/bounced-dev/bounced/suppressions"
 )
 
 // attemptJSON is one canonical attempt.

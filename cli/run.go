@@ -22,10 +22,11 @@ import (
 	"github.com/bounced-dev/bounced/config"
 	"github.com/bounced-dev/bounced/processor"
 	"github.com/bounced-dev/bounced/processor/classify"
+	"github.com/bounced-dev/bounced/processor/decide"
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest"
 	"github.com/bounced-dev/bounced/schemas"
-	"github.com/bounced-dev/bounced/sinks/suppressions"
+	"github.com/bounced-dev/bounced/suppressions"
 	"github.com/bounced-dev/bounced/topics"
 )
 
@@ -254,10 +255,10 @@ type noStore struct{}
 func (noStore) Assign(context.Context, string, int32) error      { return nil }
 func (noStore) Revoke(string, int32)                             {}
 func (noStore) WriteAlerts(context.Context, []event.Alert) error { return nil }
-func (noStore) WriteAttempts(context.Context, []processor.Row) error {
+func (noStore) WriteAttempts(context.Context, []decide.Row) error {
 	return errors.New("no ClickHouse in an ingest-only member")
 }
-func (noStore) WriteSuppressions(context.Context, []processor.Change) error {
+func (noStore) WriteSuppressions(context.Context, []decide.Change) error {
 	return errors.New("no ClickHouse in an ingest-only member")
 }
 
@@ -266,7 +267,7 @@ func (noStore) WriteSuppressions(context.Context, []processor.Change) error {
 // ClickHouse.
 func (n *node) alertRunner(reg prometheus.Registerer) *alerts.Runner {
 	tc := n.e.cfg.Kafka.Topics.WithDefaults()
-	w := processor.NewWriter(n.e.conn)
+	w := n.e.conn.NewWriter()
 	return &alerts.Runner{
 		Config:  n.e.cfg.Alerts,
 		Source:  n.e.ch,
@@ -275,7 +276,7 @@ func (n *node) alertRunner(reg prometheus.Registerer) *alerts.Runner {
 		Metrics: alerts.NewMetrics(reg),
 		History: func(ctx context.Context) ([]event.Alert, error) { return alertHistory(ctx, n.e, tc.Alerts) },
 		Publish: func(ctx context.Context, as []event.Alert) error {
-			msgs, err := processor.AlertMessages(tc.Alerts, as)
+			msgs, err := topics.AlertMessages(tc.Alerts, as)
 			if err != nil {
 				return err
 			}

@@ -11,10 +11,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/bounced-dev/bounced/processor"
 	"github.com/bounced-dev/bounced/processor/ingest"
 	"github.com/bounced-dev/bounced/processor/streak"
-	"github.com/bounced-dev/bounced/sinks/suppressions"
+	"github.com/bounced-dev/bounced/suppressions"
+	"github.com/bounced-dev/bounced/topics"
 )
 
 func suppressCmd(ctx context.Context, io IO, args []string) error {
@@ -62,9 +62,9 @@ func suppressCmd(ctx context.Context, io IO, args []string) error {
 		if sub == "add" {
 			op = streak.OpSuppress
 		}
-		w := processor.NewWriter(e.conn)
+		w := e.conn.NewWriter()
 		defer w.Close()
-		norm, err := suppressions.Send(ctx, w, tc.Attempts, op, fs.Arg(0), *reason, who, time.Now())
+		norm, err := sendControl(ctx, w, tc.Attempts, op, fs.Arg(0), *reason, who, time.Now())
 		if err != nil {
 			return err
 		}
@@ -85,11 +85,15 @@ func suppressCmd(ctx context.Context, io IO, args []string) error {
 		if sub == "discard" {
 			op = streak.OpDiscard
 		}
-		msgs, err := processor.DomainMessages(ctx, e.conn, tc.Attempts, streak.Control{Op: op, Domain: domain, Reason: *reason, By: who, At: time.Now().UTC()})
+		n, err := e.conn.Partitions(ctx, tc.Attempts)
 		if err != nil {
 			return err
 		}
-		w := processor.NewPartitionWriter(e.conn)
+		msgs, err := topics.DomainMessages(tc.Attempts, n, streak.Control{Op: op, Domain: domain, Reason: *reason, By: who, At: time.Now().UTC()})
+		if err != nil {
+			return err
+		}
+		w := e.conn.NewPartitionWriter()
 		defer w.Close()
 		if err := w.WriteMessages(ctx, msgs...); err != nil {
 			return fmt.Errorf("send %s for %s: %w", op, domain, err)
@@ -146,7 +150,7 @@ func replayCmd(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	w := processor.NewWriter(e.conn)
+	w := e.conn.NewWriter()
 	defer w.Close()
 	sent, skipped := 0, 0
 	for p := range n {
@@ -167,7 +171,7 @@ func replayCmd(ctx context.Context, io IO, args []string) error {
 			for _, x := range m.Headers {
 				h[x.Key] = string(x.Value)
 			}
-			if (*reason != "" && h[processor.HeaderReason] != *reason) || h[processor.HeaderTruncated] == "true" || h[processor.HeaderTopic] == "" {
+			if (*reason != "" && h[topics.HeaderReason] != *reason) || h[topics.HeaderTruncated] == "true" || h[topics.HeaderTopic] == "" {
 				skipped++
 				if m.Offset+1 >= end {
 					break
@@ -175,8 +179,8 @@ func replayCmd(ctx context.Context, io IO, args []string) error {
 				continue
 			}
 			if *dry {
-				fmt.Fprintf(io.Out, "%s/%s@%s %s: %s\n", h[processor.HeaderTopic], h[processor.HeaderPartition], h[processor.HeaderOffset], h[processor.HeaderReason], h[processor.HeaderError])
-			} else if err := w.WriteMessages(ctx, kafka.Message{Topic: h[processor.HeaderTopic], Key: m.Key, Value: m.Value}); err != nil {
+				fmt.Fprintf(io.Out, "%s/%s@%s %s: %s\n", h[topics.HeaderTopic], h[topics.HeaderPartition], h[topics.HeaderOffset], h[topics.HeaderReason], h[topics.HeaderError])
+			} else if err := w.WriteMessages(ctx, kafka.Message{Topic: h[topics.HeaderTopic], Key: m.Key, Value: m.Value}); err != nil {
 				r.Close()
 				return err
 			}
@@ -189,4 +193,23 @@ func replayCmd(ctx context.Context, io IO, args []string) error {
 	}
 	fmt.Fprintf(io.Out, "replayed %d records, skipped %d (other reasons or truncated)\n", sent, skipped)
 	return nil
+}
+
+// sendControl writes an operator command on one address to the attempts
+// topic, keyed by the normalised address so that it reaches the stage-2
+// worker that owns the address, after every event already queued for it.
+// It returns the address as normalised.
+func sendControl(ctx context.Context, w *kafka.Writer, attempts string, op streak.Op, address, reason, by string, now time.Time) (string, error) {
+	norm, _, err := ingest.NormaliseAddress(address)
+	if err != nil {
+		return "", err
+	}
+	msg, err := topics.ControlMessage(attempts, streak.Control{Op: op, Address: norm, Reason: reason, By: by, At: now.UTC()})
+	if err != nil {
+		return "", err
+	}
+	if err := w.WriteMessages(ctx, msg); err != nil {
+		return "", fmt.Errorf("send %s for %s: %w", op, norm, err)
+	}
+	return norm, nil
 }

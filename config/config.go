@@ -28,6 +28,7 @@ import (
 	"github.com/bounced-dev/bounced/alerts"
 	"github.com/bounced-dev/bounced/broker"
 	"github.com/bounced-dev/bounced/processor"
+	"github.com/bounced-dev/bounced/processor/guard"
 	"github.com/bounced-dev/bounced/processor/ingest"
 	"github.com/bounced-dev/bounced/processor/streak"
 	"github.com/bounced-dev/bounced/sinks/clickhouse"
@@ -126,8 +127,8 @@ func defaults() map[string]any {
 		"pipeline.checkpoint_interval":  "1m",
 		"pipeline.guard.disabled":       false,
 		"pipeline.guard.window":         "15m",
-		"pipeline.guard.min_recipients": processor.DefaultGuardMinRecipients,
-		"pipeline.guard.share":          processor.DefaultGuardShare,
+		"pipeline.guard.min_recipients": guard.DefaultMinRecipients,
+		"pipeline.guard.share":          guard.DefaultShare,
 
 		"ingest.max_record_bytes":      ingest.DefaultMaxRecordBytes,
 		"ingest.validate_schema":       false,

@@ -3,6 +3,8 @@ package processor
 import (
 	"fmt"
 	"time"
+
+	"github.com/bounced-dev/bounced/processor/guard"
 )
 
 // Config tunes the pipeline. The zero value is valid.
@@ -31,7 +33,7 @@ type Config struct {
 	// on shutdown and when a partition moves away. Default 1m.
 	CheckpointInterval time.Duration `koanf:"checkpoint_interval"`
 	// Guard is the incident guard.
-	Guard GuardConfig `koanf:"guard"`
+	Guard guard.Config `koanf:"guard"`
 }
 
 // WithDefaults fills unset fields.
@@ -60,7 +62,7 @@ func (c Config) WithDefaults() Config {
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = time.Minute
 	}
-	c.Guard = c.Guard.withDefaults()
+	c.Guard = c.Guard.WithDefaults()
 	return c
 }
 
@@ -90,7 +92,7 @@ func (c Config) Validate() error {
 	if c.CheckpointInterval < time.Second {
 		return fmt.Errorf("pipeline.checkpoint_interval: %s is shorter than 1s", c.CheckpointInterval)
 	}
-	if err := c.Guard.validate(); err != nil {
+	if err := c.Guard.Validate(); err != nil {
 		return err
 	}
 	return nil

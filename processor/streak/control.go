@@ -7,22 +7,34 @@ import (
 	"github.com/bounced-dev/bounced/processor/event"
 )
 
-// Op is an operator's command on one address.
+// Op is a command on one address, or a domain command of the incident guard.
 type Op string
 
-// Operator commands (SPEC §5, `bounced suppress lift|add`).
+// Operator commands on one address (SPEC §5, `bounced suppress lift|add`).
 const (
 	OpLift     Op = "lift"     // remove the suppression and reset the state
 	OpSuppress Op = "suppress" // suppress the address by hand
 )
 
-// Domain commands of the incident guard (SPEC §5). They are written to
-// every partition of the attempts topic, so each owner applies them in
-// order with its own events; Domain names the recipient domain.
+// Commands of the incident guard (SPEC §5). Each has two forms.
+//
+// With Domain set it is a domain command on the wire: written to every
+// partition of the attempts topic, so each owner applies it in order with
+// its own events; package guard applies it, ApplyControl refuses it.
+//
+// With Address set it is one step the guard takes on one recipient, which
+// ApplyControl folds into the recipient's state; these never travel on the
+// wire.
 const (
-	OpHold    Op = "hold"    // hold the domain's new suppressions
-	OpRelease Op = "release" // enforce the held suppressions and end the hold
-	OpDiscard Op = "discard" // drop the held suppressions and end the hold
+	// OpHold: domain: hold the domain's new suppressions. Address: turn
+	// the address's automatic suppression into a held one (Record).
+	OpHold Op = "hold"
+	// OpRelease: domain: enforce the held suppressions and end the hold.
+	// Address: the held suppression becomes a suppression again.
+	OpRelease Op = "release"
+	// OpDiscard: domain: drop the held suppressions and end the hold.
+	// Address: like OpLift, when the address's suppression is held.
+	OpDiscard Op = "discard"
 )
 
 // Control is an operator command. It travels through the attempts topic,
@@ -36,10 +48,19 @@ type Control struct {
 	Reason  string    `json:"reason,omitempty"`
 	By      string    `json:"by,omitempty"`
 	At      time.Time `json:"at"`
+	// Record is, for a hold of one address, the suppression record to hold:
+	// the guard passes the record it holds. It is never on the wire.
+	Record *event.Suppression `json:"-"`
 }
 
-// ApplyControl folds an operator command into s, with the same replay guard
-// as Apply.
+// ApplyControl folds a command on one address into s, with the same replay
+// guard as Apply.
+//
+// The guard's steps (hold, release, discard) take off < 0 to mean "part of
+// the event just applied at its own offset": no replay check, and LastOff
+// stays. Otherwise LastOff moves up to off. A step whose address is not in
+// the state it needs (a hold of anything but an automatic suppression, a
+// release or discard of anything not held) does nothing.
 func ApplyControl(s State, c Control, off int64) (State, Result, error) {
 	if off >= 0 && off <= s.LastOff {
 		return s, Result{Replay: true}, nil
@@ -64,6 +85,47 @@ func ApplyControl(s State, c Control, off int64) (State, Result, error) {
 		}
 		s.Mark, s.Streak = markOf(rec), nil
 		return s, Result{Publish: true, Record: rec}, nil
+	case OpHold, OpRelease, OpDiscard:
+		if c.Address == "" {
+			return s, Result{}, fmt.Errorf("%s without an address: a domain command is the incident guard's", c.Op)
+		}
+		s, res := guardStep(s, c, off)
+		return s, res, nil
 	}
 	return s, Result{}, fmt.Errorf("unknown control op %q", c.Op)
+}
+
+// guardStep is ApplyControl for the incident guard's steps on one address.
+func guardStep(s State, c Control, off int64) (State, Result) {
+	m := s.Mark
+	switch c.Op {
+	case OpHold:
+		if c.Record == nil || m == nil || m.Status != event.StatusSuppressed || m.Source != event.OriginAuto {
+			return s, Result{}
+		}
+		rec := *c.Record
+		rec.Status = event.StatusHeld
+		held := rec
+		mark := *m
+		mark.Status, mark.Held = event.StatusHeld, &held
+		s.Mark, s.LastOff = &mark, max(s.LastOff, off)
+		return s, Result{Publish: true, Record: &rec}
+	case OpRelease:
+		if m == nil || m.Status != event.StatusHeld || m.Held == nil {
+			return s, Result{}
+		}
+		rec := *m.Held
+		rec.Status = event.StatusSuppressed
+		rec.UpdatedAt = c.At.UTC()
+		mark := *m
+		mark.Status, mark.Held = event.StatusSuppressed, nil
+		s.Mark, s.LastOff = &mark, max(s.LastOff, off)
+		return s, Result{Publish: true, Record: &rec}
+	default: // OpDiscard
+		if m == nil || m.Status != event.StatusHeld || m.Held == nil {
+			return s, Result{}
+		}
+		// As a lift: a tombstone, and the address starts over.
+		return State{LastOff: max(s.LastOff, off)}, Result{Publish: true}
+	}
 }

@@ -2,6 +2,7 @@ package streak
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -258,38 +259,143 @@ func TestPolicyValidate(t *testing.T) {
 	}
 }
 
-// FuzzApply checks invariants over arbitrary event sequences: the state never
-// holds more failed sends than the threshold, a record is published exactly
-// when suppression starts or changes, and replays never change anything.
+// FuzzApply checks invariants over arbitrary sequences of events and
+// commands on one address: the state never holds more failed sends than
+// the threshold, an event publishes a record exactly when suppression
+// starts or changes, replays never change anything, the incident guard's
+// hold, release and discard do what they say, and a suppression never
+// disappears except by a lift or a discard.
+//
+// Each step takes three bytes; a first byte of 224 or more makes the step
+// a command (the second byte picks it, the third whether a guard step is
+// part of the event just applied, off -1), otherwise an event.
 func FuzzApply(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9})
 	f.Add([]byte{0, 0, 0, 200, 13, 13, 13})
+	f.Add([]byte{0, 0, 0, 224, 2, 0, 224, 3, 0, 0, 1, 4, 224, 2, 1, 224, 4, 0, 224, 1, 0, 224, 2, 0, 224, 0, 0})
 	labels := event.Labels()
 	outcomes := []event.Outcome{event.Delivered, event.Deferred, event.Bounced, event.Expired, event.Dropped}
+	ops := []Op{OpLift, OpSuppress, OpHold, OpRelease, OpDiscard}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := New()
 		p := Policy{}.WithDefaults()
+		var last *event.Suppression // the record last published
 		for i := 0; i+2 < len(data); i += 3 {
-			l := labels[int(data[i])%len(labels)]
-			a := ev(fmt.Sprint(data[i+1]%8), fmt.Sprint(data[i+1]%5), float64(data[i+2])*6, outcomes[int(data[i])%len(outcomes)], l)
-			before := s.Mark
+			off := int64(i)
+			before := s
 			var r Result
-			s, r = Apply(p, s, a, int64(i))
+			if data[i] >= 224 {
+				op := ops[int(data[i+1])%len(ops)]
+				c := Control{Op: op, Address: "a@example.com", At: t0.Add(time.Duration(data[i+2]) * time.Hour)}
+				if op == OpHold {
+					c.Record = last
+					if c.Record == nil {
+						c.Record = &event.Suppression{Address: c.Address, Status: event.StatusSuppressed, Source: event.OriginAuto}
+					}
+				}
+				guardStep := op == OpHold || op == OpRelease || op == OpDiscard
+				if guardStep && data[i+2]%2 == 1 {
+					off = -1
+				}
+				var err error
+				if s, r, err = ApplyControl(s, c, off); err != nil {
+					t.Fatalf("%s: %v", op, err)
+				}
+				checkControl(t, before, s, c, off, r)
+				if off >= 0 {
+					// A guard step that did nothing leaves LastOff, so its
+					// replay is not recognised as one; it does nothing again.
+					s2, r2, err := ApplyControl(s, c, off)
+					if err != nil || r2.Publish || (r.Publish && !r2.Replay) || !reflect.DeepEqual(s2, s) {
+						t.Fatalf("%s replayed at %d: %+v, state changed: %v", op, off, r2, !reflect.DeepEqual(s2, s))
+					}
+				}
+			} else {
+				l := labels[int(data[i])%len(labels)]
+				a := ev(fmt.Sprint(data[i+1]%8), fmt.Sprint(data[i+1]%5), float64(data[i+2])*6, outcomes[int(data[i])%len(outcomes)], l)
+				s, r = Apply(p, s, a, off)
+				if r.Publish != (s.Mark != before.Mark) {
+					t.Fatalf("publish %v but record %p -> %p", r.Publish, before.Mark, s.Mark)
+				}
+				if before.Mark != nil && s.Mark == nil {
+					t.Fatal("suppression lifted by an event")
+				}
+				s2, r2 := Apply(p, s, a, off)
+				if !r2.Replay || !reflect.DeepEqual(s2, s) {
+					t.Fatal("replay changed the state")
+				}
+			}
 			if len(s.Streak) >= p.SoftThreshold {
 				t.Fatalf("streak of %d not suppressed", len(s.Streak))
 			}
-			if r.Publish != (s.Mark != before) {
-				t.Fatalf("publish %v but record %p -> %p", r.Publish, before, s.Mark)
+			if s.Mark != nil && (s.Mark.Status == event.StatusHeld) != (s.Mark.Held != nil) {
+				t.Fatalf("mark %+v: held status without the held record, or the reverse", s.Mark)
 			}
-			if before != nil && s.Mark == nil {
-				t.Fatal("suppression lifted without an operator")
-			}
-			s2, r2 := Apply(p, s, a, int64(i))
-			if !r2.Replay || s2.Mark != s.Mark || len(s2.Streak) != len(s.Streak) {
-				t.Fatal("replay changed the state")
+			if r.Publish && r.Record != nil {
+				last = r.Record
 			}
 		}
 	})
+}
+
+// checkControl checks what one command on one address did to before.
+func checkControl(t *testing.T, before, s State, c Control, off int64, r Result) {
+	t.Helper()
+	if before.Mark != nil && s.Mark == nil && c.Op != OpLift && c.Op != OpDiscard {
+		t.Fatalf("%s removed a suppression", c.Op)
+	}
+	if r.Replay {
+		t.Fatalf("%s at %d reported as a replay of %d", c.Op, off, before.LastOff)
+	}
+	switch {
+	case off < 0 && s.LastOff != before.LastOff:
+		t.Fatalf("%s as part of an event moved LastOff %d -> %d", c.Op, before.LastOff, s.LastOff)
+	case off >= 0 && r.Publish && s.LastOff != off:
+		t.Fatalf("%s at %d left LastOff at %d", c.Op, off, s.LastOff)
+	}
+	if !r.Publish && !reflect.DeepEqual(s, before) {
+		t.Fatalf("%s published nothing but changed the state", c.Op)
+	}
+	was := before.Mark
+	switch c.Op {
+	case OpHold:
+		canHold := was != nil && was.Status == event.StatusSuppressed && was.Source == event.OriginAuto
+		if r.Publish != canHold {
+			t.Fatalf("hold of %+v: publish %v", was, r.Publish)
+		}
+		if r.Publish && (s.Mark.Status != event.StatusHeld || r.Record.Status != event.StatusHeld ||
+			!reflect.DeepEqual(s.Mark.Held, r.Record) || r.Record == c.Record) {
+			t.Fatalf("hold: mark %+v, record %+v", s.Mark, r.Record)
+		}
+	case OpRelease:
+		heldBefore := was != nil && was.Status == event.StatusHeld && was.Held != nil
+		if r.Publish != heldBefore {
+			t.Fatalf("release of %+v: publish %v", was, r.Publish)
+		}
+		if r.Publish {
+			want := *was.Held
+			want.Status, want.UpdatedAt = event.StatusSuppressed, c.At.UTC()
+			if r.Record == nil || !reflect.DeepEqual(*r.Record, want) || s.Mark.Status != event.StatusSuppressed || s.Mark.Held != nil {
+				t.Fatalf("release: mark %+v, record %+v, want %+v", s.Mark, r.Record, want)
+			}
+		}
+	case OpDiscard:
+		heldBefore := was != nil && was.Status == event.StatusHeld && was.Held != nil
+		if r.Publish != heldBefore {
+			t.Fatalf("discard of %+v: publish %v", was, r.Publish)
+		}
+		if r.Publish && (s.Mark != nil || r.Record != nil || len(s.Streak) != 0) {
+			t.Fatalf("discard: mark %+v, record %+v", s.Mark, r.Record)
+		}
+	case OpLift:
+		if !r.Publish || r.Record != nil || s.Mark != nil {
+			t.Fatalf("lift: mark %+v, record %+v", s.Mark, r.Record)
+		}
+	case OpSuppress:
+		if !r.Publish || s.Mark == nil || s.Mark.Source != event.OriginOperator {
+			t.Fatalf("suppress: mark %+v", s.Mark)
+		}
+	}
 }
 
 func BenchmarkApply(b *testing.B) {

@@ -1,4 +1,4 @@
-package processor
+package statestore_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/bounced-dev/bounced/broker"
+	"github.com/bounced-dev/bounced/processor/statestore"
 	"github.com/bounced-dev/bounced/processor/streak"
 )
 
@@ -33,7 +34,7 @@ func changelog(tb testing.TB, n int) (*broker.Clients, string) {
 	if _, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: []kafka.TopicConfig{{Topic: topic, NumPartitions: 1, ReplicationFactor: 1}}}); err != nil {
 		tb.Fatal(err)
 	}
-	w := newWriter(conn, kafka.BalancerFunc(func(kafka.Message, ...int) int { return 0 }))
+	w := conn.NewPartitionWriter()
 	defer w.Close()
 	batch := make([]kafka.Message, 0, 10000)
 	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC).UnixNano()
@@ -70,13 +71,13 @@ func BenchmarkRestore(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		ps := newPartState()
-		got, err := catchUp(ctx, conn, topic, 0, ps)
+		ps := statestore.NewPartition()
+		got, err := ps.CatchUp(ctx, conn, topic, 0)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if got != n || ps.table.Len() != n {
-			b.Fatalf("restored %d records, %d recipients; want %d", got, ps.table.Len(), n)
+		if got != n || ps.Table.Len() != n {
+			b.Fatalf("restored %d records, %d recipients; want %d", got, ps.Table.Len(), n)
 		}
 		b.StopTimer()
 		runtime.GC()
@@ -92,21 +93,22 @@ func BenchmarkRestore(b *testing.B) {
 func TestCatchUpTail(t *testing.T) {
 	conn, topic := changelog(t, 5000)
 	ctx := context.Background()
-	full := newPartState()
-	if _, err := catchUp(ctx, conn, topic, 0, full); err != nil {
+	full := statestore.NewPartition()
+	if _, err := full.CatchUp(ctx, conn, topic, 0); err != nil {
 		t.Fatal(err)
 	}
-	if full.next != 5000 || full.table.Len() != 5000 {
-		t.Fatalf("full restore: next %d, %d recipients", full.next, full.table.Len())
+	if full.Next != 5000 || full.Table.Len() != 5000 {
+		t.Fatalf("full restore: next %d, %d recipients", full.Next, full.Table.Len())
 	}
 	// A state that ends at 5000 reads nothing more.
-	if n, err := catchUp(ctx, conn, topic, 0, full); err != nil || n != 0 {
+	if n, err := full.CatchUp(ctx, conn, topic, 0); err != nil || n != 0 {
 		t.Fatalf("caught-up state read %d records (%v)", n, err)
 	}
 	// A state that claims more than the changelog holds belongs to another
 	// life of the topic: refused, so the caller restores from scratch.
-	stale := &partState{table: full.table, sources: map[string]srcPos{}, next: 9000}
-	if _, err := catchUp(ctx, conn, topic, 0, stale); err == nil {
+	stale := statestore.NewPartition()
+	stale.Table, stale.Next = full.Table, 9000
+	if _, err := stale.CatchUp(ctx, conn, topic, 0); err == nil {
 		t.Fatal("a state beyond the changelog's end was accepted")
 	}
 }

@@ -1,0 +1,33 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// NewWriter returns the synchronous, acks=all writer bounced produces keyed
+// records with. Keys are partitioned with murmur2, as Java clients do, so
+// anyone can compute which attempts partition owns an address.
+func (c *Clients) NewWriter() *kafka.Writer { return c.writer(&kafka.Murmur2Balancer{}) }
+
+// NewPartitionWriter returns a writer that sends each record to the
+// partition it names (Message.Partition): the changelog is co-partitioned
+// with the attempts topic, and domain commands go to every partition.
+func (c *Clients) NewPartitionWriter() *kafka.Writer {
+	return c.writer(kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return m.Partition }))
+}
+
+func (c *Clients) writer(b kafka.Balancer) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(c.Brokers...),
+		Transport:    c.Transport,
+		Balancer:     b,
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    10000,
+		BatchBytes:   16 << 20,
+		BatchTimeout: 2 * time.Millisecond,
+		MaxAttempts:  3,
+		WriteTimeout: 30 * time.Second,
+	}
+}

@@ -1,0 +1,460 @@
+package processor_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/bounced-dev/bounced/broker"
+	"github.com/bounced-dev/bounced/demo"
+	"github.com/bounced-dev/bounced/processor"
+	"github.com/bounced-dev/bounced/processor/classify"
+	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/ingest"
+	"github.com/bounced-dev/bounced/processor/streak"
+	"github.com/bounced-dev/bounced/schemas"
+	"github.com/bounced-dev/bounced/sinks/memory"
+	"github.com/bounced-dev/bounced/suppressions"
+	"github.com/bounced-dev/bounced/topics"
+)
+
+// These tests run the whole engine, both stages, on the embedded broker (a
+// real Kafka protocol in process) with the in-memory store in place of
+// ClickHouse: they need no server and run with -short.
+
+// rig is one embedded broker with bounced's topics and one shared store
+// (the analytics store outlives members, as ClickHouse does).
+type rig struct {
+	conn  *broker.Clients
+	adm   *kadm.Client
+	tc    topics.Config
+	store *memory.Store
+	ing   *ingest.Ingester
+}
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	e, err := broker.StartEmbedded(broker.EmbeddedConfig{Addr: "127.0.0.1:0"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	conn, err := broker.Config{}.Connect(e.Addrs())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cl.Close)
+	r := &rig{conn: conn, adm: kadm.NewClient(cl), tc: topics.Config{}.WithDefaults(), store: &memory.Store{}}
+	if _, err := topics.Ensure(t.Context(), r.adm, r.tc, true); err != nil {
+		t.Fatal(err)
+	}
+	rules, err := classify.DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cls, err := classify.New(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.ing, err = ingest.New(ingest.Config{}, classify.NewLive(cls), schemas.Attempt); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// member is one running pipeline.
+type member struct {
+	p    *processor.Pipeline
+	stop context.CancelFunc
+	done chan error
+}
+
+func testConfig() processor.Config {
+	return processor.Config{BatchSize: 400, FlushInterval: 100 * time.Millisecond, SessionTimeout: 6 * time.Second, DrainTimeout: 2 * time.Second}
+}
+
+func (r *rig) start(t *testing.T, cfg processor.Config, stateDir string) *member {
+	t.Helper()
+	p, err := processor.New(cfg, r.tc, streak.Policy{}, processor.Deps{Conn: r.conn, Ingester: r.ing, Store: r.store, StateDir: stateDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	m := &member{p: p, stop: cancel, done: make(chan error, 1)}
+	go func() { m.done <- p.Run(ctx) }()
+	return m
+}
+
+// halt stops the member (a graceful shutdown) and waits for it.
+func (m *member) halt(t *testing.T) {
+	t.Helper()
+	m.stop()
+	select {
+	case err := <-m.done:
+		if err != nil {
+			t.Errorf("member stopped with %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("member did not stop")
+	}
+	m.p.Close()
+}
+
+func (r *rig) produce(t *testing.T, recs []demo.Record) {
+	t.Helper()
+	w := r.conn.NewWriter()
+	defer w.Close()
+	msgs := make([]kafka.Message, len(recs))
+	for i, rec := range recs {
+		msgs[i] = kafka.Message{Topic: r.tc.Input[0], Key: []byte(rec.Host), Value: rec.Value}
+	}
+	if err := w.WriteMessages(t.Context(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// committed returns the decide group's committed offset per attempts
+// partition, and the attempts topic's end offsets.
+func (r *rig) committed(t *testing.T, group, topic string) (committed, ends map[int32]int64) {
+	t.Helper()
+	lo, err := r.adm.ListEndOffsets(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends = map[int32]int64{}
+	lo.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
+	committed = map[int32]int64{}
+	offs, err := r.adm.FetchOffsets(t.Context(), group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return committed, ends
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs.Each(func(o kadm.OffsetResponse) {
+		if o.Topic == topic && o.Err == nil {
+			committed[o.Partition] = o.At
+		}
+	})
+	return committed, ends
+}
+
+// drained waits until both stages have committed everything.
+func (r *rig) drained(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		ci, ei := r.committed(t, "bounced-ingest", r.tc.Input[0])
+		cd, ed := r.committed(t, "bounced-decide", r.tc.Attempts)
+		if caughtUp(ci, ei) && caughtUp(cd, ed) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the pipeline did not drain in 2 minutes")
+}
+
+func caughtUp(committed, ends map[int32]int64) bool {
+	for p, end := range ends {
+		if end > 0 && committed[p] < end {
+			return false
+		}
+	}
+	return true
+}
+
+// assertTruth checks everything the pipeline wrote against the stream's
+// ground truth: the suppressions topic and the store hold exactly the
+// expected suppressions, the store holds every good attempt once, and every
+// malformed record is in the DLQ once.
+func (r *rig) assertTruth(t *testing.T, stream *demo.Stream) {
+	t.Helper()
+	view := suppressions.NewView(r.conn, r.tc.Suppressions, nil)
+	if err := view.Load(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	stored := r.store.Suppressions()
+	for addr, want := range stream.Truth.Suppressed {
+		got, ok := view.Get(addr)
+		if !ok || got.Class != want.Class || got.Label != want.Label || got.Status != event.StatusSuppressed {
+			t.Errorf("%s: topic has %+v (found %v), want %s/%s", addr, got, ok, want.Class, want.Label)
+		}
+		if s, ok := stored[addr]; !ok || s.Class != want.Class || s.Label != want.Label {
+			t.Errorf("%s: store has %+v (found %v), want %s/%s", addr, s, ok, want.Class, want.Label)
+		}
+	}
+	if view.Len() != len(stream.Truth.Suppressed) || len(stored) != len(stream.Truth.Suppressed) {
+		t.Errorf("%d suppressions on the topic, %d in the store, want %d", view.Len(), len(stored), len(stream.Truth.Suppressed))
+	}
+	rows := r.store.Rows()
+	ids := map[string]int{}
+	perCampaign := map[string]int{}
+	for _, row := range rows {
+		ids[row.Attempt.EventID]++
+		perCampaign[row.Attempt.CampaignID]++
+	}
+	if len(rows) != stream.Truth.Attempts || len(ids) != stream.Truth.Attempts {
+		t.Errorf("store holds %d rows with %d event ids, want %d attempts once each", len(rows), len(ids), stream.Truth.Attempts)
+	}
+	for c, tally := range stream.Truth.PerCampaign {
+		if perCampaign[c] != tally.Attempts {
+			t.Errorf("campaign %s: %d attempts stored, want %d", c, perCampaign[c], tally.Attempts)
+		}
+	}
+	dlq := map[string]bool{}
+	r.scan(t, r.tc.DLQ, func(m kafka.Message) {
+		dlq[topics.Header(&m, topics.HeaderTopic)+"/"+topics.Header(&m, topics.HeaderPartition)+"/"+topics.Header(&m, topics.HeaderOffset)] = true
+	})
+	if len(dlq) != stream.Truth.Bad {
+		t.Errorf("%d input positions in the DLQ, want %d", len(dlq), stream.Truth.Bad)
+	}
+}
+
+// scan reads a whole topic.
+func (r *rig) scan(t *testing.T, topic string, fn func(kafka.Message)) {
+	t.Helper()
+	n, err := r.conn.Partitions(t.Context(), topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := range n {
+		end, err := r.conn.EndOffset(t.Context(), topic, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if end == 0 {
+			continue
+		}
+		rd := kafka.NewReader(kafka.ReaderConfig{Brokers: r.conn.Brokers, Dialer: r.conn.Dialer, Topic: topic, Partition: p, MaxWait: 100 * time.Millisecond})
+		for {
+			m, err := rd.FetchMessage(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			fn(m)
+			if m.Offset+1 >= end {
+				break
+			}
+		}
+		rd.Close()
+	}
+}
+
+func tinyStream(t *testing.T, seed int64) *demo.Stream {
+	t.Helper()
+	s, err := demo.Generate(demo.Tiny(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestEngine runs both stages over a generated stream into the memory
+// store: the result is exactly the ground truth.
+func TestEngine(t *testing.T) {
+	r := newRig(t)
+	stream := tinyStream(t, 7)
+	m := r.start(t, testConfig(), t.TempDir())
+	r.produce(t, stream.Records)
+	r.drained(t)
+	m.halt(t)
+	r.assertTruth(t, stream)
+}
+
+// TestEngineCrashMidFlush crashes a member in the middle of a flush, after
+// some of the batch's outputs are durable and before the offset is
+// committed; a new member replays the batch and the result is still exactly
+// the ground truth. The store fails from its k-th write of one kind on (a
+// store gone away), so the member's flush can neither finish nor commit;
+// stopping it abandons the flush after the drain timeout.
+func TestEngineCrashMidFlush(t *testing.T) {
+	for _, tc := range []struct {
+		op     string
+		k      int
+		landed bool // the failed write itself is durable (an INSERT whose answer was lost)
+	}{
+		{"attempts", 3, true},
+		{"attempts", 4, false},
+		{"suppressions", 2, false},
+		{"suppressions", 3, true},
+	} {
+		t.Run(fmt.Sprintf("%s-%d-landed=%v", tc.op, tc.k, tc.landed), func(t *testing.T) {
+			r := newRig(t)
+			stream := tinyStream(t, 11)
+			var calls atomic.Int32
+			crashed := make(chan struct{})
+			var once sync.Once
+			r.store.Fail = func(op string, n int) (error, bool) {
+				if op != tc.op || calls.Add(1) < int32(tc.k) {
+					return nil, false
+				}
+				once.Do(func() { close(crashed) })
+				return memory.ErrInjected, tc.landed
+			}
+			dir := t.TempDir()
+			a := r.start(t, testConfig(), dir)
+			r.produce(t, stream.Records)
+			select {
+			case <-crashed:
+			case <-time.After(time.Minute):
+				t.Fatal("the store never failed")
+			}
+			time.Sleep(300 * time.Millisecond) // let the other partitions move on
+			a.stop()
+			<-a.done // the abandoned flush is an error; that is the point
+			a.p.Close()
+			if tc.op == "suppressions" {
+				r.assertUncommittedRows(t)
+			}
+
+			r.store.Fail = nil
+			b := r.start(t, testConfig(), dir)
+			r.drained(t)
+			b.halt(t)
+			r.assertTruth(t, stream)
+		})
+	}
+}
+
+// assertUncommittedRows checks the write order at a crash between the
+// store's attempt rows and the offset commit: some partition has rows
+// stored at or past its committed offset.
+func (r *rig) assertUncommittedRows(t *testing.T) {
+	t.Helper()
+	committed, _ := r.committed(t, "bounced-decide", r.tc.Attempts)
+	maxRow := map[int32]int64{}
+	for _, row := range r.store.Rows() {
+		maxRow[row.Partition] = max(maxRow[row.Partition], row.Offset)
+	}
+	for p, off := range maxRow {
+		if committed[p] <= off {
+			return
+		}
+	}
+	t.Errorf("every stored row is below its committed offset (%v, rows up to %v): the crashed batch was committed", committed, maxRow)
+}
+
+// TestEngineRebalance adds a second member mid-stream and takes it away
+// again: partitions move twice, each new owner restores state from the
+// changelog, and the result is exactly the ground truth.
+func TestEngineRebalance(t *testing.T) {
+	r := newRig(t)
+	stream := tinyStream(t, 23)
+	a := r.start(t, testConfig(), t.TempDir())
+	third := len(stream.Records) / 3
+	r.produce(t, stream.Records[:third])
+	b := r.start(t, testConfig(), t.TempDir())
+	r.produce(t, stream.Records[third:2*third])
+	time.Sleep(2 * time.Second) // b joins and works on some partitions
+	b.halt(t)
+	r.produce(t, stream.Records[2*third:])
+	r.drained(t)
+	a.halt(t)
+	r.assertTruth(t, stream)
+}
+
+// attempt is one canonical attempt record.
+func attempt(id, rcpt, outcome string, at time.Time, code int, enhanced, text string) demo.Record {
+	ev := map[string]any{
+		"event_id": id, "occurred_at": at.Format(time.RFC3339Nano), "sent_at": at.Add(-time.Minute).Format(time.RFC3339Nano),
+		"recipient": rcpt, "outcome": outcome, "campaign_id": "spring", "message_id": "<" + id + "@mta.example>",
+		"source": map[string]any{"kind": "test", "host": "mta1"},
+		"smtp":   map[string]any{"code": code, "enhanced": enhanced, "text": text},
+	}
+	b, _ := json.Marshal(ev)
+	return demo.Record{Host: "mta1", Value: b}
+}
+
+// TestEngineGuard: a provider outage at one domain is held on every
+// partition, with one alert; healthy domains' dead addresses are still
+// suppressed; an operator's release enforces the held suppressions.
+func TestEngineGuard(t *testing.T) {
+	r := newRig(t)
+	t0 := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+	var recs []demo.Record
+	var gone []string
+	for i := range 600 {
+		at := t0.Add(time.Duration(i) * 200 * time.Millisecond)
+		recs = append(recs, attempt(fmt.Sprintf("o%d", i), fmt.Sprintf("user%d@outage.example", i), "bounced", at, 550, "5.1.1", "550 5.1.1 The email account that you tried to reach does not exist."))
+		recs = append(recs, attempt(fmt.Sprintf("d%d", i), fmt.Sprintf("user%d@ok%d.example", i, i%5), "delivered", at, 250, "2.0.0", "250 2.0.0 OK"))
+		if i%60 == 0 {
+			addr := fmt.Sprintf("gone%d@ok%d.example", i, i%5)
+			gone = append(gone, addr)
+			recs = append(recs, attempt(fmt.Sprintf("g%d", i), addr, "bounced", at, 550, "5.1.1", "550 5.1.1 The email account that you tried to reach does not exist."))
+		}
+	}
+	m := r.start(t, testConfig(), t.TempDir())
+	defer m.halt(t)
+	r.produce(t, recs)
+	r.drained(t)
+
+	status := func() (held, suppressed int, view *suppressions.View) {
+		view = suppressions.NewView(r.conn, r.tc.Suppressions, nil)
+		if err := view.Load(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range view.All() {
+			if !strings.HasSuffix(s.Address, "@outage.example") {
+				continue
+			}
+			switch s.Status {
+			case event.StatusHeld:
+				held++
+			case event.StatusSuppressed:
+				suppressed++
+			}
+		}
+		return held, suppressed, view
+	}
+	held, suppressed, view := status()
+	if held != 600 || suppressed != 0 {
+		t.Fatalf("outage.example: %d held, %d suppressed; want 600 held", held, suppressed)
+	}
+	for _, addr := range gone {
+		if s, ok := view.Get(addr); !ok || s.Status != event.StatusSuppressed {
+			t.Errorf("%s at a healthy domain: %+v, want suppressed", addr, s)
+		}
+	}
+	firing := 0
+	for _, a := range r.store.Alerts() {
+		if a.Rule == "incident_guard" && a.Subject == "outage.example" && a.State == event.AlertFiring {
+			firing++
+		}
+	}
+	if firing != 1 {
+		t.Errorf("%d firing guard alerts for outage.example, want 1", firing)
+	}
+
+	n, err := r.conn.Partitions(t.Context(), r.tc.Attempts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := topics.DomainMessages(r.tc.Attempts, n, streak.Control{Op: streak.OpRelease, Domain: "outage.example", At: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := r.conn.NewPartitionWriter()
+	defer w.Close()
+	if err := w.WriteMessages(t.Context(), msgs...); err != nil {
+		t.Fatal(err)
+	}
+	r.drained(t)
+	if held, suppressed, _ = status(); held != 0 || suppressed != 600 {
+		t.Fatalf("after release: %d held, %d suppressed; want 600 suppressed", held, suppressed)
+	}
+}

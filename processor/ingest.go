@@ -1,0 +1,145 @@
+package processor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/bounced-dev/bounced/processor/ingest"
+	"github.com/bounced-dev/bounced/topics"
+)
+
+// ingestStage is stage 1: input records to canonical attempts.
+type ingestStage struct {
+	*base
+	topics   topics.Config
+	ingester *ingest.Ingester
+	// stateDir keeps the adapters' correlation state per input partition
+	// across restarts; empty keeps it in memory only.
+	stateDir string
+}
+
+// ingestWorker is stage 1 on one input partition for one generation. Its
+// session holds the partition's adapter state (Postfix correlates lines by
+// queue id), so every record of the partition goes through it in order.
+type ingestWorker struct {
+	*ingestStage
+	o    *owner
+	sess *ingest.Session
+}
+
+// work is stage 1's partitionWorker.
+func (s *ingestStage) work(gctx context.Context, o *owner, offset int64) {
+	w := &ingestWorker{ingestStage: s, o: o, sess: s.ingester.NewSession(o.topic)}
+	save := w.sessionStore()
+	defer save(true)
+	w.loop(gctx, "ingest", o, offset, nil, func(ctx context.Context, msgs []kafka.Message) error {
+		defer save(false)
+		step := w.stepTimer("ingest")
+		out := w.fold(msgs)
+		step("process")
+		return w.flush(ctx, out, msgs[len(msgs)-1].Offset+1, step)
+	})
+}
+
+// ingested is what one batch of input records produces.
+type ingested struct {
+	attempts []kafka.Message
+	dead     []kafka.Message
+}
+
+// fold decodes a batch through the partition's session.
+func (w *ingestWorker) fold(msgs []kafka.Message) ingested {
+	out := ingested{attempts: make([]kafka.Message, 0, len(msgs))}
+	for i := range msgs {
+		m := &msgs[i]
+		atts, skip, err := w.sess.Decode(m.Value, m.Time)
+		if skip != "" {
+			w.m.Skipped.WithLabelValues(skip).Inc()
+		}
+		if err != nil {
+			out.dead = append(out.dead, w.dead(w.topics.DLQ, "ingest", m, err))
+		}
+		for j := range atts {
+			a := &atts[j]
+			msg, err := topics.AttemptMessage(w.topics.Attempts, a, topics.FormatSource(w.o.topic, w.o.partition, m.Offset, j))
+			if err != nil {
+				out.dead = append(out.dead, w.dead(w.topics.DLQ, "ingest", m, err))
+				continue
+			}
+			if a.Verdict != nil {
+				w.m.Classified.WithLabelValues(string(a.Verdict.Class), string(a.Verdict.Label)).Inc()
+			}
+			out.attempts = append(out.attempts, msg)
+		}
+	}
+	return out
+}
+
+// flush makes a batch durable: the attempts, then the records refused, then
+// the offset. A crash in between replays the batch; stage 2 recognises the
+// attempts produced again by their source position.
+func (w *ingestWorker) flush(ctx context.Context, out ingested, next int64, step func(string)) error {
+	if err := w.write(ctx, w.o, "ingest", "attempts", w.out, out.attempts); err != nil {
+		return err
+	}
+	if err := w.write(ctx, w.o, "ingest", "dlq", w.out, out.dead); err != nil {
+		return err
+	}
+	step("produce")
+	w.m.Attempts.Add(float64(len(out.attempts)))
+	err := w.commit(ctx, "ingest", w.o, next)
+	step("commit")
+	return err
+}
+
+// sessionStore restores the session's adapter state from stateDir and
+// returns the function that saves it: at most every 10 seconds while the
+// partition is being processed, and when the worker lets it go. Losing the
+// last seconds (a crash) costs correlation, never attempts: status lines are
+// decoded without it.
+func (w *ingestWorker) sessionStore() func(final bool) {
+	if w.stateDir == "" {
+		return func(bool) {}
+	}
+	log := w.log.With("stage", "ingest", "topic", w.o.topic, "partition", w.o.partition)
+	dir := filepath.Join(w.stateDir, "ingest-state")
+	path := filepath.Join(dir, fmt.Sprintf("%s-%d.json", w.o.topic, w.o.partition))
+	if b, err := os.ReadFile(path); err == nil {
+		if err := w.sess.Restore(b); err != nil {
+			log.Warn("adapter state not restored; correlation starts afresh", "file", path, "err", err)
+		} else {
+			log.Info("adapter state restored", "file", path, "bytes", len(b))
+		}
+	}
+	last := time.Now()
+	return func(final bool) {
+		if !final && time.Since(last) < 10*time.Second {
+			return
+		}
+		last = time.Now()
+		if err := saveFile(dir, path, w.sess.Snapshot); err != nil {
+			log.Warn("adapter state not saved", "file", path, "err", err)
+		}
+	}
+}
+
+// saveFile writes what snapshot returns to path atomically.
+func saveFile(dir, path string, snapshot func() ([]byte, error)) error {
+	b, err := snapshot()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,171 @@
+package processor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/bounced-dev/bounced/broker"
+	"github.com/bounced-dev/bounced/processor/ingest"
+	"github.com/bounced-dev/bounced/topics"
+)
+
+// base is what the partition workers of both stages share: the
+// connections and writers, the metrics, and the contexts of a shutdown.
+type base struct {
+	cfg  Config
+	conn *broker.Clients
+	m    *Metrics
+	log  *slog.Logger
+	// out writes keyed records (attempts, DLQ, suppressions, alerts);
+	// parts writes records to the partition they name (the changelog,
+	// domain commands).
+	out, parts *kafka.Writer
+	// hard ends only on a hard stop: flushes run under it, bounded by the
+	// drain timeout once their generation ends (flushContext).
+	hard context.Context
+	// stopping ends when Run's context does: a worker that returns after
+	// it ended is shutting down, not being rebalanced.
+	stopping context.Context
+}
+
+// loop drives one partition: read a batch, hand it to flush, repeat, until
+// the generation ends. It never returns early on errors, because a worker
+// that returns ends the generation for the whole group.
+//
+// after, when not nil, runs between batches (stage 2 writes its checkpoints
+// there). loop returns the error that abandoned a flush, nil otherwise.
+func (b *base) loop(gctx context.Context, stage string, o *owner, offset int64, after func(), flush func(context.Context, []kafka.Message) error) error {
+	log := b.log.With("stage", stage, "topic", o.topic, "partition", o.partition)
+	r := b.open(gctx, log, o, offset)
+	if r == nil {
+		return nil
+	}
+	defer r.close()
+	lag := b.m.Lag.WithLabelValues(o.topic, strconv.Itoa(o.partition))
+	consumed := b.m.Consumed.WithLabelValues(stage)
+	var buf []kafka.Message
+	for {
+		msgs, err := r.next(gctx, buf)
+		if len(msgs) > 0 {
+			consumed.Add(float64(len(msgs)))
+			fctx, cancel := flushContext(b.hard, gctx, b.cfg.DrainTimeout)
+			t0 := time.Now()
+			o.pos = msgs[0].Offset
+			ferr := flush(fctx, msgs)
+			cancel()
+			if ferr != nil {
+				// Nothing was committed: whoever owns the partition next
+				// replays the batch, and the outputs absorb the replay.
+				log.Error("flush abandoned; the batch will be replayed", "err", ferr)
+				if errors.Is(ferr, errFenced) {
+					b.m.Fenced.WithLabelValues(stage).Inc()
+				}
+				return ferr
+			}
+			b.m.BatchTime.WithLabelValues(stage).Observe(time.Since(t0).Seconds())
+			lag.Set(float64(r.lag()))
+		}
+		buf = msgs
+		if gctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			log.Warn("fetch failed; retrying", "err", err)
+			if !sleep(gctx, 500*time.Millisecond) {
+				return nil
+			}
+		}
+		if after != nil {
+			after()
+		}
+	}
+}
+
+// open starts reading the partition at offset, retrying until it can or
+// the generation ends (nil).
+func (b *base) open(gctx context.Context, log *slog.Logger, o *owner, offset int64) *batcher {
+	for {
+		r, err := newBatcher(b.conn, o.topic, o.partition, offset, b.cfg.BatchSize, b.cfg.FlushInterval)
+		if err == nil {
+			return r
+		}
+		log.Warn("cannot open partition; retrying", "err", err)
+		if !sleep(gctx, time.Second) {
+			return nil
+		}
+	}
+}
+
+// sleep waits d, or until ctx ends (false).
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// stepTimer returns a function that records the time since its previous
+// call (or since stepTimer) under the given step name.
+func (b *base) stepTimer(stage string) func(step string) {
+	last := time.Now()
+	return func(step string) {
+		now := time.Now()
+		b.m.StepTime.WithLabelValues(stage, step).Observe(now.Sub(last).Seconds())
+		last = now
+	}
+}
+
+// commit commits next, the first offset not processed, retrying until the
+// member is fenced or ctx ends.
+func (b *base) commit(ctx context.Context, stage string, o *owner, next int64) error {
+	return retry(ctx, b.log, func() { b.m.Retries.WithLabelValues(stage, "commit").Inc() }, "commit", func(context.Context) error {
+		return o.commit(next)
+	})
+}
+
+// guarded runs one store step under the member's lease (see lease),
+// retrying it with backoff until it succeeds, the member is fenced, or ctx
+// ends. The step is not cut off when the lease ends (see owner.hold).
+func (b *base) guarded(ctx context.Context, o *owner, stage, step string, fn func(context.Context) error) error {
+	return b.leased(ctx, o, stage, step, false, fn)
+}
+
+func (b *base) leased(ctx context.Context, o *owner, stage, step string, bounded bool, fn func(context.Context) error) error {
+	return retry(ctx, b.log, func() { b.m.Retries.WithLabelValues(stage, step).Inc() }, step, func(ctx context.Context) error {
+		wctx, cancel, err := o.hold(ctx, bounded)
+		if err != nil {
+			return err
+		}
+		defer cancel()
+		return fn(wctx)
+	})
+}
+
+// write produces msgs with w under the member's lease; a write that the
+// lease's end would outlive is cut off.
+func (b *base) write(ctx context.Context, o *owner, stage, step string, w *kafka.Writer, msgs []kafka.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return b.leased(ctx, o, stage, step, true, func(ctx context.Context) error { return w.WriteMessages(ctx, msgs...) })
+}
+
+// dead is the dead-letter record of m, which stage refused with err, and
+// counts it.
+func (b *base) dead(topic, stage string, m *kafka.Message, err error) kafka.Message {
+	reason := "invalid"
+	var re *ingest.RecordError
+	if errors.As(err, &re) {
+		reason = re.Reason
+	}
+	b.m.DLQ.WithLabelValues(stage, reason).Inc()
+	b.log.Debug("record sent to the DLQ", "stage", stage, "reason", reason, "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+	return topics.DeadLetter(topic, topics.Dead{Stage: stage, Reason: reason, Err: err, Msg: m})
+}
