@@ -1,9 +1,14 @@
-// Package statestore holds stage 2's recipient states for one partition of
-// the attempts topic: a compact table in memory, and local checkpoint files
-// of it that let a restarted member read only the changelog's tail.
+// Package statestore holds stage 2's state for one partition of the
+// attempts topic (Partition: the recipients' states in a compact Table, the
+// input positions applied, the incident guard's holds) and everything that
+// brings it back after a rebalance or a restart: CatchUp reads the
+// compacted changelog (bounced.state) into it, Keeper keeps it in memory
+// across a generation when the partition stays with the member, and
+// Checkpoints writes and loads local checkpoint files of it that let a
+// restarted member read only the changelog's tail.
 //
-// The compacted changelog (bounced.state) stays the source of truth; a
-// checkpoint is a cache of it, valid up to the changelog offset it records.
+// The changelog stays the source of truth; a checkpoint is a cache of it,
+// valid up to the changelog offset it records.
 package statestore
 
 import (
