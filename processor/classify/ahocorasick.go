@@ -1,5 +1,7 @@
 package classify
 
+import "github.com/bounced-dev/bounced/processor/reply"
+
 // automaton is a byte-level Aho-Corasick automaton compiled to a dense DFA
 // over byte classes. It reports which literals occur in a text in one pass,
 // so the cost per event does not grow with the number of rules.
@@ -137,7 +139,7 @@ func (a *automaton) scan(text string, hits []uint64) {
 			continue
 		}
 		if space && c >= '0' && c <= '9' {
-			if k := continuation(text, i); k > 0 {
+			if k := reply.Continuation(text[i:]); k > 0 {
 				i += k
 				continue
 			}
@@ -159,27 +161,9 @@ func (a *automaton) step(s uint32, c byte, n int, hits []uint64) uint32 {
 	return s
 }
 
-// continuation returns the length of a multi-line reply prefix at text[i:]
-// ("550-" optionally followed by an enhanced code and a space), or 0.
-func continuation(text string, i int) int {
-	if i+4 > len(text) || !isDigit(text[i+1]) || !isDigit(text[i+2]) || text[i+3] != '-' {
-		return 0
-	}
-	if c := text[i]; c != '2' && c != '4' && c != '5' {
-		return 0
-	}
-	k := 4
-	if _, n := scanEnhanced(text, i+k); n > 0 && (i+k+n == len(text) || isSpace(text[i+k+n])) {
-		k += n
-	}
-	return k
-}
-
 func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func lower(c byte) byte {
 	if c >= 'A' && c <= 'Z' {

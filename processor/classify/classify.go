@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 //go:embed rules.yaml
@@ -216,12 +217,12 @@ func (c *Classifier) Classify(in Input) event.Verdict {
 
 	code := in.Code
 	enh := parseEnhanced(in.Enhanced)
-	if code == 0 || !enh.ok {
-		tc, te := extractCodes(in.Text)
+	if code == 0 || !enh.Valid() {
+		tc, te := reply.Find(in.Text)
 		if code == 0 {
 			code = tc
 		}
-		if !enh.ok {
+		if !enh.Valid() {
 			enh = te
 		}
 	}
@@ -312,7 +313,7 @@ func outcomeVerdict(o event.Outcome) (event.Verdict, bool) {
 	return event.Verdict{}, false
 }
 
-func (c *Classifier) match(r *compiled, in *Input, code int, enh enhanced, cmd command, lits []uint64) bool {
+func (c *Classifier) match(r *compiled, in *Input, code int, enh reply.Status, cmd command, lits []uint64) bool {
 	if len(r.phrases) > 0 && !anyHit(r.phrases, lits) {
 		return false
 	}
@@ -525,108 +526,12 @@ func joinText(text, diag string) string {
 	return text + "\n" + diag
 }
 
-// enhanced is a parsed RFC 3463 code.
-type enhanced struct {
-	v  [3]int16
-	ok bool
-}
-
-// parseEnhanced parses "5.1.1" (surrounding space and a leading '#' allowed).
-func parseEnhanced(s string) enhanced {
-	s = strings.TrimSpace(s)
-	s = strings.TrimPrefix(s, "#")
-	e, n := scanEnhanced(s, 0)
-	if n == 0 || n != len(s) {
-		return enhanced{}
+// parseEnhanced reads Input.Enhanced: "5.1.1", surrounded by space or
+// written "#5.1.1" as some MTAs quote it. Anything else is no code.
+func parseEnhanced(s string) reply.Status {
+	s = strings.TrimPrefix(strings.TrimSpace(s), "#")
+	if e, n := reply.ScanEnhanced(s); n == len(s) {
+		return e
 	}
-	return e
-}
-
-// scanEnhanced parses class.subject.detail at s[i:], returning its length or
-// 0: class 2, 4 or 5, subject and detail of one to three digits.
-func scanEnhanced(s string, i int) (enhanced, int) {
-	var e enhanced
-	j := i
-	if j >= len(s) || (s[j] != '2' && s[j] != '4' && s[j] != '5') {
-		return e, 0
-	}
-	e.v[0] = int16(s[j] - '0')
-	j++
-	for k := 1; k < 3; k++ {
-		if j >= len(s) || s[j] != '.' {
-			return e, 0
-		}
-		j++
-		start := j
-		var n int16
-		for j < len(s) && isDigit(s[j]) && j-start < 3 {
-			n = n*10 + int16(s[j]-'0')
-			j++
-		}
-		if j == start || (j < len(s) && isDigit(s[j])) {
-			return e, 0
-		}
-		e.v[k] = n
-	}
-	e.ok = true
-	return e, j - i
-}
-
-// extractCodes finds the reply code and enhanced code a free text carries.
-// A code followed by an enhanced code ("550 5.1.1", "550-5.1.1") is the
-// best evidence and wins; otherwise the first standalone of each.
-func extractCodes(s string) (int, enhanced) {
-	code := 0
-	var enh enhanced
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '2' && c != '4' && c != '5' {
-			continue
-		}
-		if i > 0 && (isAlnum(s[i-1]) || s[i-1] == '.' || s[i-1] == '-' || s[i-1] == '_') {
-			continue
-		}
-		if i+3 <= len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && (i+3 == len(s) || codeEnd(s[i+3])) {
-			n := int(c-'0')*100 + int(s[i+1]-'0')*10 + int(s[i+2]-'0')
-			if i+4 < len(s) && (s[i+3] == ' ' || s[i+3] == '-') {
-				if e, k := scanEnhanced(s, i+4); k > 0 && enhancedEnd(s, i+4+k) && e.v[0] == int16(c-'0') {
-					return n, e
-				}
-			}
-			// A lone 2xx in a failure text is more often an exit status or
-			// a count than a reply ("X-Unix; 255"); only "250 2.x.x" counts.
-			if code == 0 && c != '2' {
-				code = n
-			}
-			continue
-		}
-		if !enh.ok {
-			if e, k := scanEnhanced(s, i); k > 0 && enhancedEnd(s, i+k) {
-				enh = e
-			}
-		}
-	}
-	return code, enh
-}
-
-func codeEnd(c byte) bool {
-	switch c {
-	case ' ', '-', ',', ')', ']', '\'', '"', ':', ';', '\t', '\n', '\r':
-		return true
-	}
-	return false
-}
-
-func enhancedEnd(s string, j int) bool {
-	if j >= len(s) {
-		return true
-	}
-	if s[j] == '.' {
-		return j+1 >= len(s) || !isDigit(s[j+1])
-	}
-	return !isAlnum(s[j])
-}
-
-func isAlnum(c byte) bool {
-	return isDigit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+	return reply.Status{}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 func defaultClassifier(t testing.TB) *Classifier {
@@ -477,40 +478,6 @@ func TestAttempt(t *testing.T) {
 	}
 }
 
-func TestExtractCodes(t *testing.T) {
-	tests := []struct {
-		text string
-		code int
-		enh  string
-	}{
-		{"smtp; 550 5.1.1 user unknown", 550, "5.1.1"},
-		{"550-5.7.1 [192.0.2.1] blocked\n550 5.7.1 more", 550, "5.7.1"},
-		{"Diagnostic-Code: SMTP; 552 Requested mailbox exceeds quota.", 552, ""},
-		{"host mx3.qq.com[103.7.30.40] said: 550 DMARC check failed", 550, ""},
-		{"Sorry, I couldn't find any host named x. (#5.1.2)", 0, "5.1.2"},
-		{"X-Unix; 255", 0, ""},
-		{"delivery via mx[192.0.2.2]:25: 250 2.1.5 Ok", 250, "2.1.5"},
-		{"Thu, 29 Apr 2015 23:34:45 +0900 from 192.0.2.4", 0, ""},
-	}
-	for _, tt := range tests {
-		code, enh := extractCodes(tt.text)
-		got := ""
-		if enh.ok {
-			got = strings.Join([]string{itoa(enh.v[0]), itoa(enh.v[1]), itoa(enh.v[2])}, ".")
-		}
-		if code != tt.code || got != tt.enh {
-			t.Errorf("extractCodes(%q) = %d %q, want %d %q", tt.text, code, got, tt.code, tt.enh)
-		}
-	}
-}
-
-func itoa(n int16) string {
-	if n < 10 {
-		return string(rune('0' + n))
-	}
-	return itoa(n/10) + string(rune('0'+n%10))
-}
-
 func TestClassifyDoesNotAllocate(t *testing.T) {
 	c := defaultClassifier(t)
 	in := Input{Code: 550, Text: "host mx.example.jp[192.0.2.22] said: 550-5.1.1 <kijitora@example.jp>: Recipient address rejected: User unknown in local recipient table (in reply to RCPT TO command)", Domain: "example.jp"}
@@ -583,8 +550,7 @@ func BenchmarkClassifyReply(b *testing.B) {
 // reply code on, at most 200 bytes: the shape of smtp.text.
 func replyOf(s string) string {
 	for i := 0; i+4 <= len(s); i++ {
-		if (s[i] == '4' || s[i] == '5') && isDigit(s[i+1]) && isDigit(s[i+2]) && (s[i+3] == ' ' || s[i+3] == '-') &&
-			(i == 0 || s[i-1] == ' ') {
+		if c := reply.Code(s[i:]); (c/100 == 4 || c/100 == 5) && (i == 0 || s[i-1] == ' ') {
 			s = s[i:]
 			if len(s) > 200 {
 				s = s[:200]

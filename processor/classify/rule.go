@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Rule is one classification rule as written in a rules file. A rule matches
@@ -336,12 +337,12 @@ func parseEnhancedPattern(s string) (enhancedPattern, error) {
 	return p, nil
 }
 
-func (p enhancedPattern) match(e enhanced) bool {
-	if !e.ok {
+func (p enhancedPattern) match(e reply.Status) bool {
+	if !e.Valid() {
 		return false
 	}
 	for i := range p {
-		if p[i] >= 0 && p[i] != e.v[i] {
+		if p[i] >= 0 && p[i] != e[i] {
 			return false
 		}
 	}

@@ -100,6 +100,16 @@ func (a *Attempt) SendKey() string {
 	}
 }
 
+// SetMetadata records one metadata entry, an empty value included. The map
+// is made on first use: most attempts carry no metadata, and a nil map keeps
+// them small.
+func (a *Attempt) SetMetadata(key, value string) {
+	if a.Metadata == nil {
+		a.Metadata = make(map[string]string, 4)
+	}
+	a.Metadata[key] = value
+}
+
 // SendTime is when the message was first queued, falling back to the attempt
 // time when the source does not say: rates are grouped by it.
 func (a *Attempt) SendTime() time.Time {

@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Limits from RFC 5321 §4.5.3.1.
@@ -120,8 +122,5 @@ func checkLocal(l string) error {
 func clip(s string) string { return clipTo(s, 80) }
 
 func clipTo(s string, max int) string {
-	if len(s) > max {
-		s = s[:max] + "…"
-	}
-	return strings.ToValidUTF8(s, "\uFFFD")
+	return strings.ToValidUTF8(reply.Elide(s, max), "\uFFFD")
 }

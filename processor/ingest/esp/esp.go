@@ -9,10 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Source kinds, as written to Attempt.Source.Kind and used as the prefix of
@@ -54,131 +54,12 @@ func newAttempt(kind string, rec *raw.Record) event.Attempt {
 
 // ---------------------------------------------------------------- replies
 
-// reply is an SMTP reply taken apart.
-type reply struct {
-	code     int
-	enhanced string
-	text     string
-}
-
-// parseReply splits a diagnostic such as "smtp; 550 5.1.1 <jane@example.com>...
-// User unknown" (SES, Postmark), "550 5.1.1 The email account ..." (SendGrid)
-// or a multi-line "5.1.1 The email account ... Please try\n5.1.1 double-checking"
-// (Mailgun) into code, enhanced code and text. The text loses the type prefix
-// ("smtp;") and the code prefixes of every line, and its lines are joined with
-// single spaces: the classifier matches phrases, and a phrase split by a
-// continuation prefix would not match. A reply code is taken only when it is
-// a real one (2xx-5xx, second digit 0-5); Mailgun's own pseudo-codes such as
-// 498 "No MX" are not SMTP replies (formats.md §8.6).
-func parseReply(s string) reply {
-	var r reply
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, ';'); i > 0 && i <= 16 && isAtom(s[:i]) {
-		s = strings.TrimSpace(s[i+1:])
-	}
-	var b strings.Builder
-	for line := range strings.SplitSeq(s, "\n") {
-		line = strings.TrimSpace(line)
-		if c, rest, ok := cutCode(line); ok {
-			if r.code == 0 {
-				r.code = c
-			}
-			line = rest
-		}
-		if e, rest, ok := cutEnhanced(line); ok {
-			if r.enhanced == "" {
-				r.enhanced = e
-			}
-			line = rest
-		}
-		if line == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(line)
-	}
-	r.text = b.String()
-	return r
-}
-
-// isAtom reports whether s is a DSN address or diagnostic type such as
-// "smtp", "x-postfix" or "X-Unix".
-func isAtom(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// cutCode takes a leading reply code ("550 ", "550-", "550" alone).
-func cutCode(s string) (int, string, bool) {
-	if len(s) < 3 || !validCode(s[:3]) || len(s) > 3 && s[3] != ' ' && s[3] != '-' {
-		return 0, s, false
-	}
-	c := int(s[0]-'0')*100 + int(s[1]-'0')*10 + int(s[2]-'0')
-	if len(s) == 3 {
-		return c, "", true
-	}
-	return c, strings.TrimLeft(s[4:], " "), true
-}
-
-// validCode reports whether s is an RFC 5321 reply code a remote server
-// would send: 2xx to 5xx with a second digit 0 to 5.
-func validCode(s string) bool {
-	return len(s) == 3 && s[0] >= '2' && s[0] <= '5' && s[1] >= '0' && s[1] <= '5' && s[2] >= '0' && s[2] <= '9'
-}
-
-// codeOf returns n when it is a real reply code, else 0.
-func codeOf(n int) int {
-	if n >= 200 && n <= 599 && validCode(strconv.Itoa(n)) {
-		return n
-	}
-	return 0
-}
-
-// cutEnhanced takes a leading RFC 3463 code ("5.1.1 ").
-func cutEnhanced(s string) (string, string, bool) {
-	end := strings.IndexByte(s, ' ')
-	if end < 0 {
-		end = len(s)
-	}
-	if !validEnhanced(s[:end]) {
-		return "", s, false
-	}
-	return s[:end], strings.TrimLeft(s[end:], " "), true
-}
-
-// validEnhanced reports whether s is class.subject.detail with class 2, 4 or
-// 5 and one to three digits in the others.
-func validEnhanced(s string) bool {
-	if len(s) < 5 || (s[0] != '2' && s[0] != '4' && s[0] != '5') || s[1] != '.' {
-		return false
-	}
-	subj, det, ok := strings.Cut(s[2:], ".")
-	return ok && digits(subj, 3) && digits(det, 3)
-}
-
-func digits(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// enhancedOf returns s when it is an enhanced status code, else "".
+// enhancedOf returns a provider's separate status field when it is an
+// enhanced status code, else "": the field is untrusted input, and what is
+// not a code must not be filed as one.
 func enhancedOf(s string) string {
 	s = strings.TrimSpace(s)
-	if validEnhanced(s) {
+	if reply.ValidEnhanced(s) {
 		return s
 	}
 	return ""
@@ -189,16 +70,16 @@ func enhancedOf(s string) string {
 // separate status wins over the one in the text: it is what the provider
 // filed the failure under.
 func setReply(a *event.Attempt, diagnostic, status string) {
-	r := parseReply(diagnostic)
-	a.SMTP.Code = r.code
-	a.SMTP.Enhanced = r.enhanced
+	r := reply.ParseDiagnostic(diagnostic)
+	a.SMTP.Code = r.Code
+	a.SMTP.Enhanced = r.Enhanced
 	if e := enhancedOf(status); e != "" {
 		a.SMTP.Enhanced = e
 	}
 	// Without a code the text is the provider's prose ("Email was
 	// deferred due to ..."), not a server's reply: diagnostic only.
-	if r.code != 0 || r.enhanced != "" {
-		a.SMTP.Text = r.text
+	if r.Code != 0 || r.Enhanced != "" {
+		a.SMTP.Text = r.Text
 	}
 	a.Diagnostic = oneLine(diagnostic)
 }
@@ -241,12 +122,12 @@ func parseEpoch(s string) (time.Time, error) {
 	if err != nil || sec < 0 || !digitsOrEmpty(frac) {
 		f, ferr := strconv.ParseFloat(s, 64) // 1.5e9, as some bridges write it
 		if ferr != nil || f < 0 || f > 1e12 {
-			return time.Time{}, fmt.Errorf("%q is not a Unix time in seconds", clip(s, 40))
+			return time.Time{}, fmt.Errorf("%q is not a Unix time in seconds", reply.Clip(s, 40))
 		}
 		return time.UnixMicro(int64(f * 1e6)).UTC(), nil
 	}
 	if sec > 1e12 {
-		return time.Time{}, fmt.Errorf("%q is not a Unix time in seconds", clip(s, 40))
+		return time.Time{}, fmt.Errorf("%q is not a Unix time in seconds", reply.Clip(s, 40))
 	}
 	var ns int64
 	for i := 0; i < 9; i++ {
@@ -278,7 +159,7 @@ type flex string
 func (f *flex) UnmarshalJSON(b []byte) error {
 	s, ok := scalar(b)
 	if !ok {
-		return fmt.Errorf("want a string or number, got %s", clip(string(b), 32))
+		return fmt.Errorf("want a string or number, got %s", reply.Clip(string(b), 32))
 	}
 	*f = flex(s)
 	return nil
@@ -306,7 +187,7 @@ func (l *strList) UnmarshalJSON(b []byte) error {
 	}
 	s, ok := scalar(b)
 	if !ok {
-		return fmt.Errorf("want a string or a list, got %s", clip(string(b), 32))
+		return fmt.Errorf("want a string or a list, got %s", reply.Clip(string(b), 32))
 	}
 	if s == "" {
 		*l = nil
@@ -376,7 +257,7 @@ func (m meta) set(k, v string) {
 	if v == "" || len(m) >= maxMetadata {
 		return
 	}
-	m[clip(k, maxMetaKey)] = clip(v, maxMetaValue)
+	m[reply.Clip(k, maxMetaKey)] = reply.Clip(v, maxMetaValue)
 }
 
 // setAll adds user-supplied entries under prefix, sorted by key.
@@ -402,17 +283,6 @@ func (m meta) clone() map[string]string {
 		c[k] = v
 	}
 	return c
-}
-
-// clip cuts s to at most n bytes at a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
 
 // ---------------------------------------------------------------- campaigns
@@ -443,6 +313,6 @@ func setCampaign(a *event.Attempt, m meta, id, source string) {
 	if id = strings.TrimSpace(id); id == "" {
 		return
 	}
-	a.CampaignID = clip(id, 256)
+	a.CampaignID = reply.Clip(id, 256)
 	m.set("campaign_source", source)
 }

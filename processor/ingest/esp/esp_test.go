@@ -178,29 +178,6 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-func TestParseReply(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want reply
-	}{
-		{"smtp; 550 5.1.1 <jane@example.com>... User unknown", reply{550, "5.1.1", "<jane@example.com>... User unknown"}},
-		{"smtp;550 5.1.1 The email account", reply{550, "5.1.1", "The email account"}},
-		{"5.1.1 The email account that you tried to reach does not exist. Please try\n5.1.1 double-checking", reply{0, "5.1.1", "The email account that you tried to reach does not exist. Please try double-checking"}},
-		{"550-5.7.1 first\n550-5.7.1 second\n550 5.7.1 third", reply{550, "5.7.1", "first second third"}},
-		{"250 2.6.0 Message received", reply{250, "2.6.0", "Message received"}},
-		{"250 OK", reply{250, "", "OK"}},
-		{"No MX for nomx.example.com", reply{0, "", "No MX for nomx.example.com"}},
-		{"498 No MX", reply{0, "", "498 No MX"}}, // not a reply code
-		{"X-Postfix; host gone", reply{0, "", "host gone"}},
-		{"Amazon SES has suppressed sending; see docs", reply{0, "", "Amazon SES has suppressed sending; see docs"}},
-		{"", reply{}},
-	} {
-		if got := parseReply(tc.in); got != tc.want {
-			t.Errorf("parseReply(%q) = %+v, want %+v", tc.in, got, tc.want)
-		}
-	}
-}
-
 func TestParseEpoch(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"1534110422.389832", "2018-08-12T21:47:02.389832Z"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Mailgun decodes Mailgun webhook bodies in the v3 JSON form
@@ -113,9 +114,9 @@ func (d *Mailgun) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 	a.Recipient = ev.Recipient
 	a.Outcome = outcome
 	a.OccurredAt = t
-	a.Sender = clip(ev.Envelope.Sender, 320)
-	a.SendingIP = clip(ev.Envelope.SendingIP, 64)
-	a.MessageID = clip(ev.Message.Headers.MessageID, maxFieldBytes)
+	a.Sender = reply.Clip(ev.Envelope.Sender, 320)
+	a.SendingIP = reply.Clip(ev.Envelope.SendingIP, 64)
+	a.MessageID = reply.Clip(ev.Message.Headers.MessageID, maxFieldBytes)
 	ds := &ev.DeliveryStatus
 	attemptNo, _ := strconv.Atoi(string(ds.AttemptNo))
 	if attemptNo > 0 && attemptNo <= 100000 {
@@ -140,14 +141,14 @@ func (d *Mailgun) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 		m.set("esp.reason", oneLine(firstNonEmpty(ds.Description, ds.Message)))
 	default:
 		mgReply(&a, m, code, string(ds.Code), ds.Message, ds.Description, ds.EnhancedCode)
-		a.SMTP.RemoteHost = clip(ds.MxHost, 255)
+		a.SMTP.RemoteHost = reply.Clip(ds.MxHost, 255)
 	}
 	if ev.Event == "failed" {
 		v := ev.Severity
 		if ev.Reason != "" {
 			v += "/" + ev.Reason
 		}
-		a.SourceClassification = &event.SourceClassification{Scheme: KindMailgun, Value: clip(v, 256)}
+		a.SourceClassification = &event.SourceClassification{Scheme: KindMailgun, Value: reply.Clip(v, 256)}
 	}
 
 	vars := make(map[string]string, len(ev.UserVariables))
@@ -190,11 +191,11 @@ func mgFailed(severity, reason string) event.Outcome {
 // metadata, and then the message is Mailgun's prose, not the remote
 // server's, so it is the diagnostic only.
 func mgReply(a *event.Attempt, m meta, code int, codeText, message, description, enhanced string) {
-	r := parseReply(message)
-	if c := codeOf(code); c != 0 {
-		a.SMTP.Code = c
-		a.SMTP.Text = r.text
-		a.SMTP.Enhanced = r.enhanced
+	r := reply.ParseDiagnostic(message)
+	if reply.ValidCode(code) {
+		a.SMTP.Code = code
+		a.SMTP.Text = r.Text
+		a.SMTP.Enhanced = r.Enhanced
 	} else {
 		m.set("esp.code", codeText)
 	}

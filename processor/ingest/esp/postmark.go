@@ -7,6 +7,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Postmark decodes Postmark webhook bodies: one JSON object per event with a
@@ -141,9 +142,9 @@ func (d *Postmark) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 	a.Recipient = recipient
 	a.Outcome = outcome
 	a.OccurredAt = t
-	a.Sender = clip(r.From, 320)
-	a.MessageID = clip(r.MessageID, maxFieldBytes)
-	a.Tenant = clip(string(r.ServerID), 256) // a Postmark server is the account's unit of separation
+	a.Sender = reply.Clip(r.From, 320)
+	a.MessageID = reply.Clip(r.MessageID, maxFieldBytes)
+	a.Tenant = reply.Clip(string(r.ServerID), 256) // a Postmark server is the account's unit of separation
 	if r.ID != "" {
 		a.EventID = event.NaturalID(KindPostmark, string(r.ID), recipient)
 	} else {
@@ -156,7 +157,7 @@ func (d *Postmark) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 	case r.RecordType == "SpamComplaint" || r.Type == "SpamComplaint":
 		a.SourceClassification = &event.SourceClassification{Scheme: KindPostmark, Value: "SpamComplaint"}
 	case r.RecordType == "Bounce":
-		a.SourceClassification = &event.SourceClassification{Scheme: KindPostmark, Value: clip(r.Type, 256)}
+		a.SourceClassification = &event.SourceClassification{Scheme: KindPostmark, Value: reply.Clip(r.Type, 256)}
 		if outcome == event.Dropped {
 			m.set("esp.reason", oneLine(r.Details))
 		} else {

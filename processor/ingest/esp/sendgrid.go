@@ -7,6 +7,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // SendGrid decodes SendGrid Event Webhook bodies: a JSON array of events
@@ -157,9 +158,9 @@ func (d *SendGrid) event(rec *raw.Record, b json.RawMessage) (event.Attempt, str
 	a.Recipient = ev.Email
 	a.Outcome = outcome
 	a.OccurredAt = t
-	a.MessageID = clip(ev.SMTPID, maxFieldBytes)
-	a.SendingIP = clip(ev.IP, 64)
-	a.Pool = clip(ev.Pool.Name, 256)
+	a.MessageID = reply.Clip(ev.SMTPID, maxFieldBytes)
+	a.SendingIP = reply.Clip(ev.IP, 64)
+	a.Pool = reply.Clip(ev.Pool.Name, 256)
 	if ev.SGEventID != "" {
 		a.EventID = event.NaturalID(KindSendGrid, ev.SGEventID)
 	} else {
@@ -187,7 +188,7 @@ func (d *SendGrid) event(rec *raw.Record, b json.RawMessage) (event.Attempt, str
 		if ev.BounceClassification != "" {
 			typ += "/" + ev.BounceClassification
 		}
-		a.SourceClassification = &event.SourceClassification{Scheme: KindSendGrid, Value: clip(typ, 256)}
+		a.SourceClassification = &event.SourceClassification{Scheme: KindSendGrid, Value: reply.Clip(typ, 256)}
 	case "dropped":
 		// SendGrid's own suppression (Bounced Address, Unsubscribed
 		// Address, Spam Reporting Address, Invalid): no reply, the reason
@@ -199,7 +200,7 @@ func (d *SendGrid) event(rec *raw.Record, b json.RawMessage) (event.Attempt, str
 		if ev.Reason != "" {
 			v += "/" + ev.Reason
 		}
-		a.SourceClassification = &event.SourceClassification{Scheme: KindSendGrid, Value: clip(v, 256)}
+		a.SourceClassification = &event.SourceClassification{Scheme: KindSendGrid, Value: reply.Clip(v, 256)}
 	case "spamreport":
 		a.SourceClassification = &event.SourceClassification{Scheme: KindSendGrid, Value: "spamreport"}
 	}

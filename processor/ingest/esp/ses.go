@@ -9,6 +9,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // SES decodes Amazon SES notifications: SNS-wrapped (the SES event is a JSON
@@ -138,7 +139,7 @@ func (d *SES) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 		case "UnsubscribeConfirmation":
 			return nil, "ses.unsubscribe_confirmation", nil
 		default:
-			return nil, "", fail(KindSES, reasonShape, "SNS Type %q is not Notification", clip(body.Type, 64))
+			return nil, "", fail(KindSES, reasonShape, "SNS Type %q is not Notification", reply.Clip(body.Type, 64))
 		}
 		inner, err := sesMessage(body.Message)
 		if err != nil {
@@ -210,8 +211,8 @@ func (d *SES) common(rec *raw.Record, ev *sesEvent) (event.Attempt, meta, error)
 	a := newAttempt(KindSES, rec)
 	m := meta{}
 	mail := &ev.Mail
-	a.Sender = clip(mail.Source, 320)
-	a.MessageID = clip(mail.MessageID, maxFieldBytes)
+	a.Sender = reply.Clip(mail.Source, 320)
+	a.MessageID = reply.Clip(mail.MessageID, maxFieldBytes)
 	if mail.Timestamp != "" {
 		t, err := parseTime(mail.Timestamp)
 		if err != nil {
@@ -231,7 +232,7 @@ func (d *SES) common(rec *raw.Record, ev *sesEvent) (event.Attempt, meta, error)
 			headers[h.Name] = h.Value
 		}
 	}
-	m.set("header.message-id", clip(hdrID, maxFieldBytes))
+	m.set("header.message-id", reply.Clip(hdrID, maxFieldBytes))
 	tags := make(map[string]string, len(mail.Tags))
 	for k, v := range mail.Tags {
 		tags[k] = strings.Join(v, ",")
@@ -241,7 +242,7 @@ func (d *SES) common(rec *raw.Record, ev *sesEvent) (event.Attempt, meta, error)
 	// IP, so it goes to metadata only: block alerts per sending IP must not
 	// blame an application server.
 	if ip := tags["ses:outgoing-ip"]; ip != "" {
-		a.SendingIP = clip(ip, 64)
+		a.SendingIP = reply.Clip(ip, 64)
 	}
 	m.set("ses.source_ip", mail.SourceIP)
 	m.set("ses.sending_account_id", mail.SendingAccountID)
@@ -327,7 +328,7 @@ func (d *SES) bounce(rec *raw.Record, ev *sesEvent, snsID string) ([]event.Attem
 		a := base
 		a.Recipient = r.EmailAddress
 		a.EventID = event.NaturalID(KindSES, sesKey(b.FeedbackID, snsID, ev, "Bounce", b.Timestamp), r.EmailAddress)
-		a.SourceClassification = &event.SourceClassification{Scheme: "ses", Value: clip(cls, 256)}
+		a.SourceClassification = &event.SourceClassification{Scheme: "ses", Value: reply.Clip(cls, 256)}
 		rm := meta{}
 		if dropped {
 			a.Outcome = event.Dropped
@@ -336,7 +337,7 @@ func (d *SES) bounce(rec *raw.Record, ev *sesEvent, snsID string) ([]event.Attem
 		} else {
 			a.Outcome = event.Bounced
 			setReply(&a, r.DiagnosticCode, r.Status)
-			a.SMTP.RemoteIP = clip(b.RemoteMtaIP, 64)
+			a.SMTP.RemoteIP = reply.Clip(b.RemoteMtaIP, 64)
 		}
 		rm.set("dsn.action", r.Action)
 		a.Metadata = merge(rm, m)
@@ -375,7 +376,7 @@ func (d *SES) complaint(rec *raw.Record, ev *sesEvent, snsID string) ([]event.At
 	sc := event.SourceClassification{Scheme: "ses_complaint", Value: "complaint"}
 	outcome := event.Delivered
 	if c.ComplaintFeedbackType != "" {
-		sc.Value = clip(c.ComplaintFeedbackType, 256)
+		sc.Value = reply.Clip(c.ComplaintFeedbackType, 256)
 	}
 	if sesSuppressed(c.ComplaintSubType) {
 		sc = event.SourceClassification{Scheme: "ses", Value: "Complaint/" + c.ComplaintSubType}
@@ -421,7 +422,7 @@ func (d *SES) delivery(rec *raw.Record, ev *sesEvent, snsID string) ([]event.Att
 		base.DelaySeconds = delaySince(&base)
 	}
 	setReply(&base, dl.SMTPResponse, "")
-	base.SMTP.RemoteIP = clip(dl.RemoteMtaIP, 64)
+	base.SMTP.RemoteIP = reply.Clip(dl.RemoteMtaIP, 64)
 	m.set("ses.reporting_mta", dl.ReportingMTA)
 	out := make([]event.Attempt, 0, len(dl.Recipients))
 	for i, r := range dl.Recipients {
@@ -466,7 +467,7 @@ func (d *SES) delay(rec *raw.Record, ev *sesEvent, snsID string) ([]event.Attemp
 		a.Outcome = event.Deferred
 		a.EventID = event.NaturalID(KindSES, sesKey("", snsID, ev, "DeliveryDelay", dd.Timestamp), r.EmailAddress)
 		if dd.DelayType != "" {
-			a.SourceClassification = &event.SourceClassification{Scheme: "ses_delay", Value: clip(dd.DelayType, 256)}
+			a.SourceClassification = &event.SourceClassification{Scheme: "ses_delay", Value: reply.Clip(dd.DelayType, 256)}
 		}
 		setReply(&a, r.DiagnosticCode, r.Status)
 		rm := meta{}

@@ -18,12 +18,12 @@ package exim
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Kind is the source kind of every attempt this package produces.
@@ -423,25 +423,27 @@ func (d *Decoder) delivery(rec raw.Record, l *line, m *message) (event.Attempt, 
 			}
 		}
 	}
-	if p.router != "" || p.transport != "" {
-		setMeta(&a, "router", p.router)
-		setMeta(&a, "transport", p.transport)
+	if p.router != "" {
+		a.SetMetadata("router", p.router)
+	}
+	if p.transport != "" {
+		a.SetMetadata("transport", p.transport)
 	}
 
 	switch l.flag {
 	case "=>", "->", ">>":
 		a.Outcome = event.Delivered
 		if p.confirmation != "" {
-			parseReply(unescape(p.confirmation), &a.SMTP)
+			setReply(&a.SMTP, unescape(p.confirmation))
 			a.Diagnostic = p.confirmation
 		}
 	case "==":
 		a.Outcome = event.Deferred
 		d.reason(&a, p.reason)
 		if p.errno != "" {
-			setMeta(&a, "errno", p.errno)
+			a.SetMetadata("errno", p.errno)
 			if localErrno(p.errno) && a.SMTP.Code == 0 {
-				setMeta(&a, "local_failure", "true")
+				a.SetMetadata("local_failure", "true")
 			}
 		}
 	case "**":
@@ -501,16 +503,6 @@ func localErrno(errno string) bool {
 		return false
 	}
 	return true
-}
-
-func setMeta(a *event.Attempt, k, v string) {
-	if v == "" {
-		return
-	}
-	if a.Metadata == nil {
-		a.Metadata = make(map[string]string, 4)
-	}
-	a.Metadata[k] = v
 }
 
 // reason fills the diagnostic and, for remote replies, the SMTP fields.
@@ -796,7 +788,7 @@ func parseSMTPError(s string, smtp *event.SMTP) {
 			}
 		}
 	}
-	parseReply(after, smtp)
+	setReply(smtp, after)
 }
 
 // command names the SMTP stage in the canonical vocabulary.
@@ -827,49 +819,14 @@ func command(s string) string {
 	return ""
 }
 
-// parseReply reads "550-5.1.1 text\n550 5.1.1 more" into code, enhanced code
-// and text, the continuation prefixes dropped and the lines joined by a
-// space.
-func parseReply(s string, smtp *event.SMTP) {
-	var text []string
-	for i, ln := range strings.Split(s, "\n") {
-		ln = strings.TrimSpace(ln)
-		code, enh, rest := replyLine(ln)
-		if i == 0 {
-			if code == 0 {
-				smtp.Text = s
-				return
-			}
-			smtp.Code, smtp.Enhanced = code, enh
-		} else if code == 0 {
-			rest = ln
-		}
-		if rest != "" {
-			text = append(text, rest)
-		}
+// setReply fills smtp from a remote reply as Exim logged it. A text that
+// does not start with a reply code is not the server's: Exim's own wording
+// is kept whole, as logged.
+func setReply(smtp *event.SMTP, s string) {
+	r := reply.Parse(s)
+	if r.Code == 0 {
+		smtp.Text = s
+		return
 	}
-	smtp.Text = strings.Join(text, " ")
-}
-
-// replyLine splits "550-5.1.1 text" or "550 text".
-func replyLine(s string) (code int, enh, rest string) {
-	if len(s) < 3 || !allDigits(s[:3]) || s[0] < '2' || s[0] > '5' || (len(s) > 3 && s[3] != ' ' && s[3] != '-') {
-		return 0, "", s
-	}
-	code, _ = strconv.Atoi(s[:3])
-	rest = strings.TrimLeft(s[min(len(s), 4):], " ")
-	w, after, _ := strings.Cut(rest, " ")
-	if isEnhanced(w) && w[0] == s[0] {
-		return code, w, after
-	}
-	return code, "", rest
-}
-
-// isEnhanced reports whether s is an RFC 3463 code: class.subject.detail.
-func isEnhanced(s string) bool {
-	parts := strings.Split(s, ".")
-	if len(parts) != 3 || len(parts[0]) != 1 || (parts[0] != "2" && parts[0] != "4" && parts[0] != "5") {
-		return false
-	}
-	return allDigits(parts[1]) && len(parts[1]) <= 3 && allDigits(parts[2]) && len(parts[2]) <= 3
+	smtp.Code, smtp.Enhanced, smtp.Text = r.Code, r.Enhanced, r.Text
 }

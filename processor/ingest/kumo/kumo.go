@@ -21,6 +21,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Kind is the source kind of every attempt this package produces; it also
@@ -45,6 +46,9 @@ const (
 	ErrRecipient   = "kumomta.no_recipient" // an attempt record without a recipient
 	ErrTime        = "kumomta.invalid_time" // no timestamp, or one out of range
 )
+
+// maxQuoted bounds the untrusted text an error message quotes.
+const maxQuoted = 40
 
 // Config tunes the KumoMTA decoder. The zero value is valid.
 type Config struct {
@@ -159,12 +163,12 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 		// An operator bounced the queue: final, but not the recipient's
 		// doing.
 		a.Outcome = event.Bounced
-		setMeta(&a, "admin", "true")
+		a.SetMetadata("admin", "true")
 	case "OOB":
 		// An asynchronous DSN that arrived after the message was accepted:
 		// a final bounce that overrides the earlier delivery.
 		a.Outcome = event.Bounced
-		setMeta(&a, "async", "true")
+		a.SetMetadata("async", "true")
 	case "Feedback":
 		// An ARF complaint about a delivered message.
 		a.Outcome = event.Delivered
@@ -184,7 +188,7 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 	case "":
 		return nil, "", raw.Errorf(ErrUnparsable, "no type: not a KumoMTA log record")
 	default:
-		return nil, "", raw.Errorf(ErrUnknownType, "type %q", clip(r.Type))
+		return nil, "", raw.Errorf(ErrUnknownType, "type %q", reply.Elide(r.Type, maxQuoted))
 	}
 
 	if r.Type == "Feedback" {
@@ -222,7 +226,7 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 	a.Pool = r.EgressPool
 	a.SendingIP = sendingIP(r)
 	if r.EgressSource != "" && a.SendingIP != r.EgressSource {
-		setMeta(&a, "egress_source", r.EgressSource)
+		a.SetMetadata("egress_source", r.EgressSource)
 	}
 	if c := r.BounceClassification; c != "" && c != "Uncategorized" && a.SourceClassification == nil {
 		// Uncategorized is KumoMTA's "no rule matched", not a verdict.
@@ -243,18 +247,18 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 	if strings.HasPrefix(resp.Content, "KumoMTA internal") {
 		// Our own MTA failed (spool, DNS resolver, policy error): the
 		// code is synthesized and says nothing about the recipient.
-		setMeta(&a, "local_failure", "true")
+		a.SetMetadata("local_failure", "true")
 	}
 
 	for k, v := range r.Headers {
 		s := text(v)
-		setMeta(&a, "header."+strings.ToLower(k), s)
+		a.SetMetadata("header."+strings.ToLower(k), s)
 		if strings.EqualFold(k, "Message-ID") {
 			a.MessageID = s
 		}
 	}
 	for k, v := range r.Meta {
-		setMeta(&a, "meta."+k, text(v))
+		a.SetMetadata("meta."+k, text(v))
 	}
 	if d.cfg.CampaignMeta != "" {
 		if v, ok := r.Meta[d.cfg.CampaignMeta]; ok {
@@ -329,17 +333,17 @@ func (d *Decoder) feedback(rec raw.Record, r *record, a event.Attempt) ([]event.
 		a.Sender = s[0]
 	}
 	if fr.FeedbackType != "" {
-		setMeta(&a, "feedback_type", fr.FeedbackType)
+		a.SetMetadata("feedback_type", fr.FeedbackType)
 	}
 	if r.ID != "" {
-		setMeta(&a, "feedback_id", r.ID)
+		a.SetMetadata("feedback_id", r.ID)
 	}
 	// include_meta_names puts the original message's meta into the trace.
 	for k, v := range fr.SupplementalTrace {
 		if k == "recipient" {
 			continue
 		}
-		setMeta(&a, "meta."+k, text(v))
+		a.SetMetadata("meta."+k, text(v))
 	}
 	if v, ok := fr.SupplementalTrace[cmp.Or(d.cfg.CampaignMeta, "campaign")]; ok {
 		a.CampaignID = text(v)
@@ -392,7 +396,7 @@ func when(rfc string, epoch json.Number) (time.Time, error) {
 			return t.UTC(), nil
 		}
 		if epoch == "" {
-			return time.Time{}, fmt.Errorf("%q is not RFC 3339", clip(rfc))
+			return time.Time{}, fmt.Errorf("%q is not RFC 3339", reply.Elide(rfc, maxQuoted))
 		}
 	}
 	if epoch == "" {
@@ -400,7 +404,7 @@ func when(rfc string, epoch json.Number) (time.Time, error) {
 	}
 	f, err := epoch.Float64()
 	if err != nil || f < 0 || f > 1<<40 || math.IsNaN(f) {
-		return time.Time{}, fmt.Errorf("epoch %q out of range", clip(string(epoch)))
+		return time.Time{}, fmt.Errorf("epoch %q out of range", reply.Elide(string(epoch), maxQuoted))
 	}
 	if n, err := epoch.Int64(); err == nil {
 		return time.Unix(n, 0).UTC(), nil
@@ -483,13 +487,6 @@ func command(s string) string {
 	return w
 }
 
-func setMeta(a *event.Attempt, k, v string) {
-	if a.Metadata == nil {
-		a.Metadata = make(map[string]string, 4)
-	}
-	a.Metadata[k] = v
-}
-
 // text renders a meta or header value as a string: strings as they are,
 // anything else as its JSON.
 func text(v any) string {
@@ -524,12 +521,4 @@ func strs(v any) []string {
 		return out
 	}
 	return nil
-}
-
-// clip shortens untrusted text quoted in an error.
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Kind is the source kind of every attempt this package produces.
@@ -40,6 +41,9 @@ const (
 	ErrUnknownType = "pmta.unknown_type" // a record type this package does not know
 	ErrTime        = "pmta.invalid_time" // no usable time, or one that does not parse
 )
+
+// maxQuoted bounds the untrusted text an error message quotes.
+const maxQuoted = 40
 
 // DefaultFields is PowerMTA's documented default field order of an
 // accounting record; use it as Config.Header for files written without a
@@ -167,7 +171,7 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 		h = d.fallback
 	}
 	if h == nil {
-		return nil, "", raw.Errorf(ErrNoHeader, "a %q record before any header line; set ingest.pmta.header if the files have none", clip(fs[0]))
+		return nil, "", raw.Errorf(ErrNoHeader, "a %q record before any header line; set ingest.pmta.header if the files have none", reply.Elide(fs[0], maxQuoted))
 	}
 	if len(fs) > len(h.names) {
 		return nil, "", raw.Errorf(ErrColumns, "%d fields, the header has %d columns", len(fs), len(h.names))
@@ -211,7 +215,7 @@ func (d *Decoder) attempt(rec raw.Record, r row) (event.Attempt, string, error) 
 		a.Outcome = event.Deferred
 	case "rb":
 		a.Outcome = event.Bounced
-		setMeta(&a, "async", "true")
+		a.SetMetadata("async", "true")
 	case "f":
 		// A feedback-loop report: the message was delivered and the
 		// recipient called it spam. The classifier makes it a complaint.
@@ -222,7 +226,7 @@ func (d *Decoder) attempt(rec raw.Record, r row) (event.Attempt, string, error) 
 	case "rs":
 		return a, SkipRemoteStatus, nil
 	default:
-		return a, "", raw.Errorf(ErrUnknownType, "record type %q", clip(typ))
+		return a, "", raw.Errorf(ErrUnknownType, "record type %q", reply.Elide(typ, maxQuoted))
 	}
 	a.Recipient = r.get("rcpt")
 	if a.Recipient == "" {
@@ -280,13 +284,13 @@ func (d *Decoder) attempt(rec raw.Record, r row) (event.Attempt, string, error) 
 	diag := r.get("dsnDiag")
 	parseDiag(diag, &a.SMTP)
 	enh, _, _ := strings.Cut(strings.TrimSpace(status), " ")
-	if !isEnhanced(enh) {
+	if !reply.ValidEnhanced(enh) {
 		enh = ""
 	}
 	if a.SMTP.Enhanced == "" {
 		a.SMTP.Enhanced = enh
 	} else if enh != "" && enh != a.SMTP.Enhanced {
-		setMeta(&a, "dsn_status", enh)
+		a.SetMetadata("dsn_status", enh)
 	}
 	a.Diagnostic = diag
 	if a.Diagnostic == "" && a.Outcome != event.Delivered {
@@ -301,28 +305,21 @@ func (d *Decoder) attempt(rec raw.Record, r row) (event.Attempt, string, error) 
 		switch {
 		case strings.HasPrefix(name, "header_"):
 			h := strings.ToLower(name[len("header_"):])
-			setMeta(&a, "header."+h, r.f[i])
+			a.SetMetadata("header."+h, r.f[i])
 			if h == "message-id" {
 				a.MessageID = r.f[i]
 			}
 		case name == "envId":
-			setMeta(&a, "env_id", r.f[i])
+			a.SetMetadata("env_id", r.f[i])
 		case name == "orcpt":
 			if r.f[i] != a.Recipient {
-				setMeta(&a, "original_recipient", r.f[i])
+				a.SetMetadata("original_recipient", r.f[i])
 			}
 		case name == "feedbackType":
-			setMeta(&a, "feedback_type", r.f[i])
+			a.SetMetadata("feedback_type", r.f[i])
 		}
 	}
 	return a, "", nil
-}
-
-func setMeta(a *event.Attempt, k, v string) {
-	if a.Metadata == nil {
-		a.Metadata = make(map[string]string, 4)
-	}
-	a.Metadata[k] = v
 }
 
 // parseTime reads "2016-05-29 01:10:51+0200" (also with "T", "Z" or
@@ -337,7 +334,7 @@ func (d *Decoder) parseTime(s string) (time.Time, error) {
 		sec, frac, _ := strings.Cut(s, ".")
 		n, err := strconv.ParseInt(sec, 10, 64)
 		if err != nil || n > 1<<40 {
-			return time.Time{}, fmt.Errorf("epoch %q out of range", clip(s))
+			return time.Time{}, fmt.Errorf("epoch %q out of range", reply.Elide(s, maxQuoted))
 		}
 		var ns int64
 		if frac != "" {
@@ -356,7 +353,7 @@ func (d *Decoder) parseTime(s string) (time.Time, error) {
 	}
 	t, err := time.ParseInLocation("2006-01-02 15:04:05.999999999", s, d.loc)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%q is neither an epoch nor \"YYYY-MM-DD HH:MM:SS+ZZZZ\"", clip(s))
+		return time.Time{}, fmt.Errorf("%q is neither an epoch nor \"YYYY-MM-DD HH:MM:SS+ZZZZ\"", reply.Elide(s, maxQuoted))
 	}
 	return t.UTC(), nil
 }
@@ -364,26 +361,16 @@ func (d *Decoder) parseTime(s string) (time.Time, error) {
 // parseDiag reads a Diagnostic-Code style "smtp;550 5.1.1 <a@b>... User
 // unknown": the type prefix dropped, the code, the enhanced code and the
 // text. Multi-line replies PowerMTA flattened ("550-5.7.1 a 550 5.7.1 b")
-// keep their text as is.
+// are read as one line and keep their text as is.
 func parseDiag(s string, smtp *event.SMTP) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return
 	}
-	if typ, rest, ok := strings.Cut(s, ";"); ok && len(typ) <= 16 && !strings.ContainsAny(typ, " ") {
-		s = strings.TrimSpace(rest)
+	if rest, ok := reply.CutType(s); ok {
+		s = rest
 	}
-	if len(s) < 3 || !allDigits(s[:3]) || s[0] < '2' || s[0] > '5' || (len(s) > 3 && s[3] != ' ' && s[3] != '-') {
-		smtp.Text = s
-		return
-	}
-	smtp.Code, _ = strconv.Atoi(s[:3])
-	rest := strings.TrimLeft(s[min(len(s), 4):], " ")
-	w, after, _ := strings.Cut(rest, " ")
-	if isEnhanced(w) && w[0] == s[0] {
-		smtp.Enhanced, rest = w, after
-	}
-	smtp.Text = rest
+	smtp.Code, smtp.Enhanced, smtp.Text = reply.Line(s)
 }
 
 // hostIP splits dsnMta's "mx.host (1.2.3.4)"; either part may be missing.
@@ -393,16 +380,6 @@ func hostIP(s string) (host, ip string) {
 		return strings.TrimSpace(s[:open]), strings.TrimSpace(s[open+1 : len(s)-1])
 	}
 	return s, ""
-}
-
-// isEnhanced reports whether s is an RFC 3463 code: class.subject.detail.
-func isEnhanced(s string) bool {
-	c, rest, ok := strings.Cut(s, ".")
-	if !ok || (c != "2" && c != "4" && c != "5") {
-		return false
-	}
-	sub, det, ok := strings.Cut(rest, ".")
-	return ok && allDigits(sub) && len(sub) <= 3 && allDigits(det) && len(det) <= 3
 }
 
 func allDigits(s string) bool {
@@ -415,14 +392,6 @@ func allDigits(s string) bool {
 		}
 	}
 	return true
-}
-
-// clip shortens untrusted text quoted in an error.
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
 
 var errQuote = errors.New("unterminated quoted field")
@@ -458,7 +427,7 @@ func splitCSV(s string, dst []string) ([]string, error) {
 				return dst, nil
 			}
 			if s[0] != ',' {
-				return dst, fmt.Errorf("text after a quoted field: %q", clip(s))
+				return dst, fmt.Errorf("text after a quoted field: %q", reply.Elide(s, maxQuoted))
 			}
 			s = s[1:]
 			continue

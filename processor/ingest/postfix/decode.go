@@ -8,6 +8,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Kind is Source.Kind of every attempt this adapter emits.
@@ -42,6 +43,9 @@ const (
 	ReasonNoTime       = "postfix.no_time"      // a status line without a log time: no occurred_at
 	ReasonUnrecognised = "postfix.unrecognised" // no program and no Postfix shape
 )
+
+// maxQuoted bounds the untrusted text an error message quotes.
+const maxQuoted = 80
 
 // Decoder turns Postfix lines into attempts, correlating lines by host and
 // queue id. It is stateful and not safe for concurrent use: one Decoder per
@@ -99,7 +103,7 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 		if skip := noQueue(s, rec.Program != ""); skip != "" {
 			return nil, skip, nil
 		}
-		return nil, "", raw.Errorf(ReasonUnrecognised, "not a Postfix line: %q", clip(s))
+		return nil, "", raw.Errorf(ReasonUnrecognised, "not a Postfix line: %q", reply.Clip(s, maxQuoted))
 	}
 	k := key{rec.Host, qid}
 	switch {
@@ -277,7 +281,7 @@ func (d *Decoder) header(k key, rest string, t int64) {
 	noteFirst(e, t)
 	// Postfix itself logs at most 200 characters of the header; the clip
 	// only matters for lines that did not come from Postfix.
-	e.setHeader(strings.ToLower(clip(name)), clipTo(strings.TrimSpace(value), maxHeaderLen))
+	e.setHeader(strings.ToLower(reply.Clip(name, maxHeaderKey)), reply.Clip(strings.TrimSpace(value), maxHeaderLen))
 }
 
 // from handles qmgr's "from=<S>, size=N, nrcpt=N (queue active)" and the
@@ -409,7 +413,7 @@ func parseStatus(rest string) (statusLine, error) {
 	}
 	si := strings.Index(rest[n:], ", status=")
 	if si < 0 {
-		return l, raw.Errorf(ReasonStatusLine, "no status= for %q", clip(l.to))
+		return l, raw.Errorf(ReasonStatusLine, "no status= for %q", reply.Clip(l.to, maxQuoted))
 	}
 	fields, tail := rest[n:n+si], rest[n+si+len(", status="):]
 	for fields != "" {
@@ -454,7 +458,7 @@ func parseStatus(rest string) (statusLine, error) {
 	if l.delay != "" {
 		f, err := strconv.ParseFloat(l.delay, 64)
 		if err != nil || f < 0 || f > 1e9 {
-			return l, raw.Errorf(ReasonStatusLine, "delay=%q is not a number of seconds", clip(l.delay))
+			return l, raw.Errorf(ReasonStatusLine, "delay=%q is not a number of seconds", reply.Clip(l.delay, maxQuoted))
 		}
 		l.delaySec = f
 	}
@@ -490,7 +494,7 @@ func (d *Decoder) status(rec raw.Record, k key, rest string, t int64) ([]event.A
 	outcome, skip, ok := outcomeOf(l.status)
 	switch {
 	case !ok:
-		return nil, "", raw.Errorf(ReasonStatus, "status=%q", clip(l.status))
+		return nil, "", raw.Errorf(ReasonStatus, "status=%q", reply.Clip(l.status, maxQuoted))
 	case skip != "":
 		return nil, skip, nil
 	case rec.Time.IsZero():
@@ -574,7 +578,7 @@ func (d *Decoder) status(rec raw.Record, k key, rest string, t int64) ([]event.A
 					r.deferrals++
 					r.lastDeferral = t
 				}
-				r.reason, r.dsn, r.local = clipTo(l.reason, maxReasonLen), l.dsn, local
+				r.reason, r.dsn, r.local = reply.Clip(l.reason, maxReasonLen), l.dsn, local
 				a.Attempt = r.deferrals
 			}
 		} else if r != nil {
@@ -605,13 +609,4 @@ func queuedAs(reason string) string {
 		return ""
 	}
 	return nq
-}
-
-func clip(s string) string { return clipTo(s, 80) }
-
-func clipTo(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

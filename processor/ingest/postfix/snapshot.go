@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // snapshotVersion is the version Snapshot writes and Restore accepts.
@@ -108,7 +110,7 @@ func (d *Decoder) Restore(b []byte) error {
 				break
 			}
 			r.deferrals, r.final, r.lastDeferral = sr.Deferrals, sr.Final, sr.LastDeferral
-			r.reason, r.dsn, r.local = clipTo(sr.Reason, maxReasonLen), sr.DSN, sr.Local
+			r.reason, r.dsn, r.local = reply.Clip(sr.Reason, maxReasonLen), sr.DSN, sr.Local
 		}
 		st.m[k] = e
 		st.pushBack(e)

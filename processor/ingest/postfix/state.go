@@ -42,6 +42,7 @@ const (
 	maxRecipents = 10_000
 	maxReasonLen = 1024
 	maxHeaderLen = 256
+	maxHeaderKey = 80
 	indexAfter   = 16 // recipients before a map index pays for itself
 )
 
