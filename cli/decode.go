@@ -23,9 +23,23 @@ func decodeCmd(ctx context.Context, io IO, args []string) error {
 	fs := flags("decode", io)
 	format := fs.String("format", ingest.FormatAuto, "input format: auto, canonical, postfix, exim, pmta, kumomta, ses, sendgrid, mailgun, postmark")
 	skips := fs.Bool("skips", false, "also print a line for each record that is not a delivery attempt")
+	attempts := fs.Bool("attempts", false, "instead: print the records of the attempts topic (on kafka.brokers, or a running member's embedded broker) as JSON lines")
+	var ar attemptsRange
+	fs.IntVar(&ar.partition, "partition", -1, "with --attempts: only this partition (default: all)")
+	fs.Int64Var(&ar.offset, "offset", -1, "with --attempts: the offset each partition starts at (default: its first)")
+	fs.IntVar(&ar.count, "count", 0, "with --attempts: stop after this many records (default: at each partition's end when the command starts)")
 	cfg, err := load(fs, args, io)
 	if err != nil {
 		return err
+	}
+	if *attempts {
+		if fs.NArg() > 0 || fs.Changed("format") || fs.Changed("skips") {
+			return fmt.Errorf("%w: bounced decode --attempts [--partition N] [--offset N] [--count N] (no FILE, --format or --skips)", ErrUsage)
+		}
+		return decodeAttempts(ctx, io, cfg, ar)
+	}
+	if fs.Changed("partition") || fs.Changed("offset") || fs.Changed("count") {
+		return fmt.Errorf("%w: --partition, --offset and --count go with --attempts", ErrUsage)
 	}
 	in := io.In
 	if fs.NArg() > 1 {

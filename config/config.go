@@ -68,6 +68,10 @@ type HTTP struct {
 	// Addr serves /metrics, /healthz, /readyz and /v1/suppressions. Empty
 	// disables the server. Default 127.0.0.1:8080.
 	Addr string `koanf:"addr"`
+	// Pprof serves Go's runtime profiles (net/http/pprof) under
+	// /debug/pprof/ on the same server. Default false: profiles reveal
+	// internals and a CPU profile costs CPU while it runs.
+	Pprof bool `koanf:"pprof"`
 }
 
 // Classify is the classify.* section.
@@ -125,6 +129,9 @@ func defaults() map[string]any {
 		"pipeline.session_timeout":      "10s",
 		"pipeline.drain_timeout":        "20s",
 		"pipeline.checkpoint_interval":  "1m",
+		"pipeline.attempts_encoding":    "binary",
+		"pipeline.read_ahead_bytes":     2 << 20,
+		"pipeline.batch_bytes":          4 << 20,
 		"pipeline.guard.disabled":       false,
 		"pipeline.guard.window":         "15m",
 		"pipeline.guard.min_recipients": guard.DefaultMinRecipients,
@@ -162,6 +169,7 @@ func defaults() map[string]any {
 
 		"data_dir":            filepath.Join(".data", "bounced"),
 		"http.addr":           "127.0.0.1:8080",
+		"http.pprof":          false,
 		"classify.rules_file": "",
 		"log.level":           "info",
 		"log.format":          "json",

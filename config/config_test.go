@@ -105,6 +105,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{args: []string{"--kafka.brokers", "no-port"}, want: "kafka.brokers"},
 		{args: []string{"--clickhouse.addr", "x"}, want: "clickhouse.addr"},
 		{args: []string{"--pipeline.stage", "both"}, want: "pipeline.stage"},
+		{args: []string{"--set", "pipeline.attempts_encoding=avro"}, want: "pipeline.attempts_encoding"},
 		{args: []string{"--set", "nosuch.key=1"}, want: "nosuch.key"},
 		{args: []string{"--config", bad}, want: `unknown setting "clickhouse.adress"`},
 		{args: []string{"--config", filepath.Join(dir, "missing.yaml")}, want: "--config"},

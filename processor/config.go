@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/bounced-dev/bounced/processor/guard"
+	"github.com/bounced-dev/bounced/topics"
 )
 
 // Config tunes the pipeline. The zero value is valid.
@@ -32,6 +33,24 @@ type Config struct {
 	// a crash reads only the changelog written since. It is also written
 	// on shutdown and when a partition moves away. Default 1m.
 	CheckpointInterval time.Duration `koanf:"checkpoint_interval"`
+	// BatchBytes ends a batch once its records' keys and values reach
+	// this many bytes, whatever BatchSize allows: with BatchSize it bounds
+	// the memory a partition worker holds, records and all they become.
+	// Default 4 MiB.
+	BatchBytes int `koanf:"batch_bytes"`
+	// ReadAheadBytes bounds what each partition's reader fetches ahead of
+	// the batch being processed, so that memory stays flat however long
+	// the backlog: the reader queues about this many bytes of records
+	// (counted at 512 bytes a record, at least 64 and at most 10000
+	// records) and asks the broker for at most this much per fetch.
+	// Default 2 MiB.
+	ReadAheadBytes int `koanf:"read_ahead_bytes"`
+	// AttemptsEncoding is how stage 1 writes attempts to the attempts
+	// topic: "binary" (default; event.Attempt's compact encoding, which
+	// stage 2 decodes in a fraction of JSON's CPU) or "json" (for outside
+	// readers of the topic, and while members of a version that reads
+	// JSON only still run stage 2). Stage 2 reads both.
+	AttemptsEncoding topics.Encoding `koanf:"attempts_encoding"`
 	// Guard is the incident guard.
 	Guard guard.Config `koanf:"guard"`
 }
@@ -62,6 +81,15 @@ func (c Config) WithDefaults() Config {
 	if c.CheckpointInterval == 0 {
 		c.CheckpointInterval = time.Minute
 	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = 4 << 20
+	}
+	if c.ReadAheadBytes == 0 {
+		c.ReadAheadBytes = 2 << 20
+	}
+	if c.AttemptsEncoding == "" {
+		c.AttemptsEncoding = topics.EncodingBinary
+	}
 	c.Guard = c.Guard.WithDefaults()
 	return c
 }
@@ -91,6 +119,17 @@ func (c Config) Validate() error {
 	}
 	if c.CheckpointInterval < time.Second {
 		return fmt.Errorf("pipeline.checkpoint_interval: %s is shorter than 1s", c.CheckpointInterval)
+	}
+	if c.BatchBytes < 64<<10 || c.BatchBytes > 1<<30 {
+		return fmt.Errorf("pipeline.batch_bytes: %d is outside 65536..1073741824", c.BatchBytes)
+	}
+	if c.ReadAheadBytes < 64<<10 || c.ReadAheadBytes > 256<<20 {
+		return fmt.Errorf("pipeline.read_ahead_bytes: %d is outside 65536..268435456", c.ReadAheadBytes)
+	}
+	switch c.AttemptsEncoding {
+	case topics.EncodingBinary, topics.EncodingJSON:
+	default:
+		return fmt.Errorf("pipeline.attempts_encoding: %q is not one of binary, json", c.AttemptsEncoding)
 	}
 	if err := c.Guard.Validate(); err != nil {
 		return err

@@ -70,20 +70,26 @@ func runGroup(ctx context.Context, conn *broker.Clients, id string, topics []str
 // batcher reads one partition in batches bounded by size and time.
 type batcher struct {
 	r        *kafka.Reader
-	size     int
+	size     int // most records in a batch
+	bytes    int // a batch ends once its records' keys and values reach this many bytes
 	interval time.Duration
 }
 
-func newBatcher(conn *broker.Clients, topic string, partition int, offset int64, size int, interval time.Duration) (*batcher, error) {
+func newBatcher(conn *broker.Clients, topic string, partition int, offset int64, cfg Config) (*batcher, error) {
+	size, readAhead := cfg.BatchSize, cfg.ReadAheadBytes
 	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        conn.Brokers,
-		Dialer:         conn.Dialer,
-		Topic:          topic,
-		Partition:      partition,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
+		Brokers:   conn.Brokers,
+		Dialer:    conn.Dialer,
+		Topic:     topic,
+		Partition: partition,
+		MinBytes:  1,
+		// The read-ahead: one fetch of at most readAhead bytes streams
+		// into a queue of about as many bytes of records. kafka-go
+		// decodes each record into its own buffers, so the queue, not
+		// the fetch size, is what holds memory during a backlog.
+		MaxBytes:       readAhead,
 		MaxWait:        500 * time.Millisecond, // bounds Close() on revocation
-		QueueCapacity:  min(size, 10000),
+		QueueCapacity:  min(max(readAhead/512, 64), size, 10000),
 		ReadBackoffMin: 50 * time.Millisecond,
 		ReadBackoffMax: time.Second,
 	})
@@ -94,17 +100,19 @@ func newBatcher(conn *broker.Clients, topic string, partition int, offset int64,
 		r.Close()
 		return nil, fmt.Errorf("seek %s/%d to %d: %w", topic, partition, offset, err)
 	}
-	return &batcher{r: r, size: size, interval: interval}, nil
+	return &batcher{r: r, size: size, bytes: cfg.BatchBytes, interval: cfg.FlushInterval}, nil
 }
 
-// next fills buf with up to size records, returning when it is full, when
-// the interval since the first record passed, or when ctx ends. Errors
-// other than ctx's are returned after the records gathered so far.
+// next fills buf with up to size records or bytes, returning when it is
+// full, when the interval since the first record passed, or when ctx ends.
+// Errors other than ctx's are returned after the records gathered so far.
 func (b *batcher) next(ctx context.Context, buf []kafka.Message) ([]kafka.Message, error) {
+	clear(buf) // the last batch's records must not outlive it
 	buf = buf[:0]
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	for len(buf) < b.size {
+	n := 0
+	for len(buf) < b.size && n < b.bytes {
 		m, err := b.r.FetchMessage(wctx)
 		if err != nil {
 			if wctx.Err() != nil {
@@ -117,6 +125,7 @@ func (b *batcher) next(ctx context.Context, buf []kafka.Message) ([]kafka.Messag
 			defer t.Stop()
 		}
 		buf = append(buf, m)
+		n += len(m.Key) + len(m.Value)
 	}
 	return buf, nil
 }

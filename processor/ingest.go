@@ -66,7 +66,7 @@ func (w *ingestWorker) fold(msgs []kafka.Message) ingested {
 		}
 		for j := range atts {
 			a := &atts[j]
-			msg, err := topics.AttemptMessage(w.topics.Attempts, a, topics.FormatSource(w.o.topic, w.o.partition, m.Offset, j))
+			msg, err := topics.AttemptMessage(w.topics.Attempts, a, topics.FormatSource(w.o.topic, w.o.partition, m.Offset, j), w.cfg.AttemptsEncoding)
 			if err != nil {
 				out.dead = append(out.dead, w.dead(w.topics.DLQ, "ingest", m, err))
 				continue

@@ -1,6 +1,7 @@
 package processor
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/importer"
@@ -96,6 +97,10 @@ func exportImporter(t *testing.T, fset *token.FileSet) types.Importer {
 	t.Helper()
 	out, err := exec.Command("go", "list", "-export", "-deps", "-f", "{{.ImportPath}} {{.Export}}", ".").Output()
 	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, ee.Stderr)
+		}
 		t.Fatalf("go list -export: %v", err)
 	}
 	exports := map[string]string{}

@@ -90,7 +90,7 @@ func (b *base) loop(gctx context.Context, stage string, o *owner, offset int64, 
 // the generation ends (nil).
 func (b *base) open(gctx context.Context, log *slog.Logger, o *owner, offset int64) *batcher {
 	for {
-		r, err := newBatcher(b.conn, o.topic, o.partition, offset, b.cfg.BatchSize, b.cfg.FlushInterval)
+		r, err := newBatcher(b.conn, o.topic, o.partition, offset, b.cfg)
 		if err == nil {
 			return r
 		}

@@ -3,8 +3,10 @@
 // executable.
 //
 //   - attempt.schema.json, decision.schema.json and alert.schema.json describe
-//     the JSON of the attempts topic, the suppressions topic and the alerts
-//     topic (topics/records.go builds those records; stage 1 validates input
+//     the JSON of the attempts topic (what `bounced decode --attempts` prints;
+//     the records themselves are binary unless pipeline.attempts_encoding is
+//     json), the suppressions topic and the alerts topic (topics/records.go
+//     builds those records; stage 1 validates input
 //     against Attempt when ingest.validate_schema is set, and a test holds its
 //     typed validation to the same verdicts).
 //   - clickhouse/NNN_name.sql are the ClickHouse migrations, applied in NNN

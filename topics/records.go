@@ -2,6 +2,7 @@ package topics
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -100,16 +101,60 @@ func ParseSource(v string) (string, SourcePos, bool) {
 	return v[:j], SourcePos{Off: off, Idx: idx}, true
 }
 
-// AttemptMessage is an attempts-topic record: the attempt keyed by its
-// normalised recipient (so one recipient's events stay on one partition),
-// marked with the input position it came from.
-func AttemptMessage(topic string, a *event.Attempt, source string) (kafka.Message, error) {
-	v, err := json.Marshal(a)
+// Encoding is how stage 1 writes attempts to the attempts topic.
+type Encoding string
+
+// The encodings of attempts. Stage 2 reads both whichever it writes.
+const (
+	// EncodingBinary is event.Attempt's binary encoding
+	// (processor/event/codec.go): its first byte is
+	// event.AttemptBinaryV1, never the start of JSON.
+	EncodingBinary Encoding = "binary"
+	// EncodingJSON is the JSON of event.Attempt
+	// (schemas/attempt.schema.json), as versions before the binary
+	// encoding wrote.
+	EncodingJSON Encoding = "json"
+)
+
+// AttemptMessage is an attempts-topic record: the attempt in enc (the
+// empty Encoding is EncodingBinary) keyed by its normalised recipient (so
+// one recipient's events stay on one partition), marked with the input
+// position it came from.
+func AttemptMessage(topic string, a *event.Attempt, source string, enc Encoding) (kafka.Message, error) {
+	var v []byte
+	var err error
+	switch enc {
+	case EncodingBinary, "":
+		v, err = a.AppendBinary(nil)
+	case EncodingJSON:
+		v, err = json.Marshal(a)
+	default:
+		err = fmt.Errorf("unknown encoding %q", enc)
+	}
 	if err != nil {
 		return kafka.Message{}, fmt.Errorf("encode attempt: %w", err)
 	}
 	return kafka.Message{Topic: topic, Key: []byte(a.RecipientNorm), Value: v,
 		Headers: []kafka.Header{{Key: HeaderSource, Value: []byte(source)}}}, nil
+}
+
+// DecodeAttempt sets *a to the attempt of an attempts-topic record value
+// (one without the HeaderControl header), in either encoding: a value
+// starting with event.AttemptBinaryV1 is binary, one starting with '{' or
+// JSON whitespace is the JSON older versions wrote. The strings of a are
+// copies: a keeps nothing of b.
+func DecodeAttempt(b []byte, a *event.Attempt) error {
+	if len(b) == 0 {
+		return errors.New("empty value")
+	}
+	switch b[0] {
+	case event.AttemptBinaryV1:
+		return a.UnmarshalBinary(b)
+	case '{', ' ', '\t', '\n', '\r':
+		*a = event.Attempt{}
+		return json.Unmarshal(b, a)
+	}
+	return fmt.Errorf("unknown encoding (first byte %#02x)", b[0])
 }
 
 // ControlMessage is an operator command on one address (lift, suppress):

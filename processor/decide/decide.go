@@ -169,7 +169,7 @@ func (b *batch) record(i int, r *Record) {
 		return
 	}
 	a := new(event.Attempt)
-	if err := json.Unmarshal(r.Value, a); err != nil {
+	if err := topics.DecodeAttempt(r.Value, a); err != nil {
 		b.dead(i, fmt.Errorf("attempt record: %w", err))
 		return
 	}

@@ -1,7 +1,6 @@
 package decide_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
@@ -18,18 +17,25 @@ import (
 var t0 = time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
 
 // rec builds an attempts-topic record of an attempt to rcpt at offset off,
-// made by stage 1 from input offset src (src < 0: no source header).
+// made by stage 1 from input offset src (src < 0: no source header), in
+// the binary encoding stage 1 writes.
 func rec(t testing.TB, off int64, src int64, rcpt string, out event.Outcome, l event.Label, mins int) decide.Record {
+	t.Helper()
+	return encoded(t, topics.EncodingBinary, off, src, rcpt, out, l, mins)
+}
+
+// encoded is rec in the encoding enc.
+func encoded(t testing.TB, enc topics.Encoding, off int64, src int64, rcpt string, out event.Outcome, l event.Label, mins int) decide.Record {
 	t.Helper()
 	v := event.NewVerdict(l, "rule."+string(l))
 	a := event.Attempt{EventID: fmt.Sprintf("e%d", off), MessageID: fmt.Sprintf("<m%d@x>", off), Recipient: rcpt, RecipientNorm: rcpt,
 		Outcome: out, OccurredAt: t0.Add(time.Duration(mins) * time.Minute), Verdict: &v, CampaignID: "c1",
 		SMTP: event.SMTP{Code: 550, Enhanced: "5.1.1", Text: "user unknown"}}
-	b, err := json.Marshal(&a)
+	m, err := topics.AttemptMessage("bounced.attempts", &a, "", enc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := decide.Record{Offset: off, Key: []byte(rcpt), Value: b}
+	r := decide.Record{Offset: off, Key: m.Key, Value: m.Value}
 	if src >= 0 {
 		r.Source = topics.FormatSource("bounced.input", 0, src, 0)
 	}
@@ -169,6 +175,51 @@ func TestFoldReplay(t *testing.T) {
 	}
 }
 
+// TestFoldReadsJSONAttempts: attempts that a stage 1 of an older version
+// wrote as JSON, alone or mixed with binary ones (a rolling upgrade), fold
+// exactly as their binary encoding does.
+func TestFoldReadsJSONAttempts(t *testing.T) {
+	batch := func(enc func(i int) topics.Encoding) []decide.Record {
+		var recs []decide.Record
+		for i := range 60 {
+			l, o := event.MailboxFull, event.Deferred
+			if i%7 == 0 {
+				l, o = event.MailboxUnknown, event.Bounced
+			}
+			recs = append(recs, encoded(t, enc(i), int64(i), int64(i), fmt.Sprintf("u%d@x.example", i%9), o, l, i*60*24))
+		}
+		return recs
+	}
+	fold := func(recs []decide.Record) decide.Outputs { return folder(0).Fold(statestore.NewPartition(), recs) }
+	bin := fold(batch(func(int) topics.Encoding { return topics.EncodingBinary }))
+	if len(bin.Rows) != 60 || len(bin.Changes) == 0 || len(bin.Dead) != 0 {
+		t.Fatalf("binary batch: %d rows, %d changes, %d dead", len(bin.Rows), len(bin.Changes), len(bin.Dead))
+	}
+	for name, enc := range map[string]func(int) topics.Encoding{
+		"json":  func(int) topics.Encoding { return topics.EncodingJSON },
+		"mixed": func(i int) topics.Encoding { return []topics.Encoding{topics.EncodingJSON, topics.EncodingBinary}[i%2] },
+	} {
+		if got := fold(batch(enc)); !reflect.DeepEqual(got, bin) {
+			t.Errorf("%s batch folds differently from the binary one", name)
+		}
+	}
+
+	// Neither encoding's garbage folds; the reason says it was an attempt.
+	out := fold([]decide.Record{
+		{Offset: 0, Key: []byte("a@x.example"), Value: []byte("{not json")},
+		{Offset: 1, Key: []byte("a@x.example"), Value: []byte{event.AttemptBinaryV1, 0, 0}},
+		{Offset: 2, Key: []byte("a@x.example"), Value: nil},
+	})
+	if len(out.Dead) != 3 {
+		t.Fatalf("%d dead, want 3", len(out.Dead))
+	}
+	for _, d := range out.Dead {
+		if !strings.HasPrefix(d.Err.Error(), "attempt record: ") {
+			t.Errorf("record %d: %v", d.Index, d.Err)
+		}
+	}
+}
+
 // TestFoldDeterministic: two owners folding the same records from the same
 // state produce the same outputs, byte for byte once encoded; the changelog
 // and suppression topics rely on it.
@@ -263,19 +314,24 @@ func TestFoldGuardAlertsOnce(t *testing.T) {
 	}
 }
 
+// BenchmarkFold folds 1000 attempts in each encoding stage 1 can write.
 func BenchmarkFold(b *testing.B) {
-	var recs []decide.Record
-	for i := range 1000 {
-		l, o := event.LabelDelivered, event.Delivered
-		if i%10 == 1 {
-			l, o = event.MailboxFull, event.Deferred
-		}
-		recs = append(recs, rec(b, int64(i), int64(i), fmt.Sprintf("user%d@d%d.example", i, i%50), o, l, i))
+	for _, enc := range []topics.Encoding{topics.EncodingBinary, topics.EncodingJSON} {
+		b.Run(string(enc), func(b *testing.B) {
+			var recs []decide.Record
+			for i := range 1000 {
+				l, o := event.LabelDelivered, event.Delivered
+				if i%10 == 1 {
+					l, o = event.MailboxFull, event.Deferred
+				}
+				recs = append(recs, encoded(b, enc, int64(i), int64(i), fmt.Sprintf("user%d@d%d.example", i, i%50), o, l, i))
+			}
+			f := folder(1)
+			b.ReportAllocs()
+			for b.Loop() {
+				f.Fold(statestore.NewPartition(), recs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
+		})
 	}
-	f := folder(1)
-	b.ReportAllocs()
-	for b.Loop() {
-		f.Fold(statestore.NewPartition(), recs)
-	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/record")
 }
