@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -183,7 +182,7 @@ func (in *Ingester) Decode(raw []byte) (event.Attempt, error) {
 			return a, &RecordError{Reason: ReasonSchema, Err: schemaError(err)}
 		}
 	}
-	if err := json.Unmarshal(raw, &a); err != nil {
+	if err := decodeAttempt(raw, &a); err != nil {
 		var te *time.ParseError
 		if errors.As(err, &te) {
 			return a, refuse(ReasonTime, "%v", err)

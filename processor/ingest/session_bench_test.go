@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -14,6 +16,9 @@ func BenchmarkSession(b *testing.B) {
 		{"exim", `2026-11-20 10:00:00 1RookS-000Pg8-VO ** b@example.org R=dnslookup T=remote_smtp H=mx.example.org [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<b@example.org>: 550 5.1.1 User unknown`},
 		{"kumomta", `{"type":"Bounce","id":"1d8f","sender":"s@example.net","recipient":"c@example.org","queue":"camp:tenant@example.org","site":"","size":10,"response":{"code":550,"enhanced_code":{"class":5,"subject":1,"detail":1},"content":"user unknown","command":"RCPT TO"},"timestamp":1763632800,"num_attempts":1}`},
 		{"sendgrid", `[{"email":"frank@example.com","timestamp":1763632800,"event":"bounce","type":"bounce","status":"5.1.1","reason":"550 5.1.1 The email account that you tried to reach does not exist","sg_event_id":"sg-1","sg_message_id":"sgm-1","category":"nov-news"}]`},
+		{"ses_sns", espSample(b, "ses_bounce_sns")},
+		{"mailgun", espSample(b, "mailgun_failed_permanent")},
+		{"postmark", espSample(b, "postmark_bounce")},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			in := newIngester(b, Config{})
@@ -31,4 +36,21 @@ func BenchmarkSession(b *testing.B) {
 			}
 		})
 	}
+}
+
+// espSample is a real webhook body from the esp package's golden samples,
+// without its leading "#" source note.
+func espSample(b *testing.B, name string) string {
+	data, err := os.ReadFile("esp/testdata/" + name + ".txt")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var body []string
+	for line := range strings.Lines(string(data)) {
+		if len(body) == 0 && strings.HasPrefix(line, "#") {
+			continue
+		}
+		body = append(body, line)
+	}
+	return strings.TrimSpace(strings.Join(body, ""))
 }

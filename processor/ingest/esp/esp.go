@@ -3,7 +3,6 @@ package esp
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -37,13 +36,10 @@ func fail(kind, reason, format string, args ...any) error {
 	return raw.Errorf(kind+"."+reason, format, args...)
 }
 
-// jsonFail turns an encoding/json error into a *raw.Error. A type mismatch
-// says which field was wrong, which is what a user fixing a bridge needs.
+// jsonFail turns a JSON error (raw.JSON's: a syntax error, a field of the
+// wrong type, which the message names, or a flex field holding an object)
+// into a *raw.Error.
 func jsonFail(kind string, err error) error {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return fail(kind, reasonJSON, "field %s: JSON %s where %s was expected", te.Field, te.Value, te.Type)
-	}
 	return fail(kind, reasonJSON, "%v", err)
 }
 
@@ -155,46 +151,52 @@ func digitsOrEmpty(s string) bool {
 // attempt, Postmark's IDs, Mailgun's codes).
 type flex string
 
-// UnmarshalJSON accepts a string, number, boolean or null.
-func (f *flex) UnmarshalJSON(b []byte) error {
+// readFlex reads a string, number, boolean or null (as "") into f; an
+// object or array stops the decode, as the UnmarshalJSON method it
+// replaces did (the tests keep that method, for the reference decode).
+func readFlex(r *raw.JSON, f *flex) {
+	b := r.Raw()
+	if b == nil {
+		return
+	}
 	s, ok := scalar(b)
 	if !ok {
-		return fmt.Errorf("want a string or number, got %s", reply.Clip(string(b), 32))
+		r.Abort(fmt.Errorf("want a string or number, got %s", reply.Clip(string(b), 32)))
+		return
 	}
 	*f = flex(s)
-	return nil
 }
 
 // strList is a string or a list of strings (SendGrid's category).
 type strList []string
 
-// UnmarshalJSON accepts a string, a list of scalars, or null.
-func (l *strList) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '[' {
-		var raws []json.RawMessage
-		if err := json.Unmarshal(b, &raws); err != nil {
-			return err
-		}
-		out := make([]string, 0, len(raws))
-		for _, r := range raws {
-			if s, ok := scalar(r); ok && s != "" {
+// readStrList reads a string, a list of scalars, or null into l; an object
+// stops the decode.
+func readStrList(r *raw.JSON, l *strList) {
+	if r.Peek() == '[' {
+		out := strList{}
+		for more := r.Array(); more; more = r.MoreElems() {
+			if s, ok := scalar(r.Raw()); ok && s != "" {
 				out = append(out, s)
 			}
 		}
 		*l = out
-		return nil
+		return
+	}
+	b := r.Raw()
+	if b == nil {
+		return
 	}
 	s, ok := scalar(b)
 	if !ok {
-		return fmt.Errorf("want a string or a list, got %s", reply.Clip(string(b), 32))
+		r.Abort(fmt.Errorf("want a string or a list, got %s", reply.Clip(string(b), 32)))
+		return
 	}
 	if s == "" {
 		*l = nil
 	} else {
 		*l = strList{s}
 	}
-	return nil
 }
 
 // scalar returns the text of a JSON string, number or boolean, "" for null;
@@ -210,11 +212,7 @@ func scalar(b []byte) (string, bool) {
 		if len(b) >= 2 && b[len(b)-1] == '"' && bytes.IndexByte(b[1:len(b)-1], '\\') < 0 && bytes.IndexByte(b[1:len(b)-1], '"') < 0 {
 			return string(b[1 : len(b)-1]), true
 		}
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return "", false
-		}
-		return s, true
+		return raw.JSONString(b)
 	case '{', '[':
 		return "", false
 	case 'n':
@@ -225,7 +223,7 @@ func scalar(b []byte) (string, bool) {
 
 // valueText is the metadata text of any JSON value: a scalar's text, or an
 // object's or array's compact JSON.
-func valueText(b json.RawMessage) string {
+func valueText(b []byte) string {
 	if s, ok := scalar(b); ok {
 		return s
 	}

@@ -81,9 +81,14 @@ func (d *Mailgun) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 		return nil, "", fail(KindMailgun, reasonJSON, "body is not a JSON object (legacy form-encoded webhooks are not supported)")
 	}
 	var body mgBody
-	if err := json.Unmarshal(p, &body); err != nil {
+	if err := readJSON(p, &body, readMGBody); err != nil {
 		return nil, "", jsonFail(KindMailgun, err)
 	}
+	return d.event(&rec, &body)
+}
+
+// event turns a decoded body into an attempt.
+func (d *Mailgun) event(rec *raw.Record, body *mgBody) ([]event.Attempt, string, error) {
 	ev := &body.mgEvent
 	if body.EventData != nil {
 		ev = body.EventData
@@ -110,7 +115,7 @@ func (d *Mailgun) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 		return nil, "", fail(KindMailgun, reasonTime, "event-data.timestamp: missing or not Unix seconds")
 	}
 
-	a := newAttempt(KindMailgun, &rec)
+	a := newAttempt(KindMailgun, rec)
 	a.Recipient = ev.Recipient
 	a.Outcome = outcome
 	a.OccurredAt = t
@@ -224,17 +229,34 @@ func mgCampaign(cs []json.RawMessage) string {
 		if s, ok := scalar(c); ok && s != "" {
 			return s
 		}
-		var o struct {
-			ID   flex   `json:"id"`
-			Name string `json:"name"`
-		}
-		if json.Unmarshal(c, &o) == nil {
+		var o mgLegacyCampaign
+		if readJSON(c, &o, readMGLegacyCampaign) == nil {
 			if id := firstNonEmpty(string(o.ID), o.Name); id != "" {
 				return id
 			}
 		}
 	}
 	return ""
+}
+
+type mgLegacyCampaign struct {
+	ID   flex   `json:"id"`
+	Name string `json:"name"`
+}
+
+var mgLegacyCampaignFields = raw.NewFields("id", "name")
+
+func readMGLegacyCampaign(r *raw.JSON, o *mgLegacyCampaign) {
+	for more := r.Object(); more; more = r.More() {
+		switch mgLegacyCampaignFields.Index(r.Key()) {
+		case 0:
+			readFlex(r, &o.ID)
+		case 1:
+			r.String(&o.Name)
+		default:
+			r.Skip()
+		}
+	}
 }
 
 func firstNonEmpty(s ...string) string {
@@ -244,4 +266,112 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// ---------------------------------------------------------------- JSON
+
+var mgBodyFields = raw.NewFields("event-data", "id", "event", "timestamp", "severity", "reason", "recipient",
+	"envelope", "message", "tags", "campaigns", "user-variables", "delivery-status")
+
+func readMGBody(r *raw.JSON, b *mgBody) {
+	for more := r.Object(); more; more = r.More() {
+		switch i := mgBodyFields.Index(r.Key()); i {
+		case 0:
+			readPtr(r, &b.EventData, readMGEvent)
+		case -1:
+			r.Skip()
+		default:
+			readMGEventField(r, &b.mgEvent, i-1)
+		}
+	}
+}
+
+var mgEventFields = raw.NewFields("id", "event", "timestamp", "severity", "reason", "recipient",
+	"envelope", "message", "tags", "campaigns", "user-variables", "delivery-status")
+
+func readMGEvent(r *raw.JSON, ev *mgEvent) {
+	for more := r.Object(); more; more = r.More() {
+		readMGEventField(r, ev, mgEventFields.Index(r.Key()))
+	}
+}
+
+var (
+	mgEnvelopeFields       = raw.NewFields("sender", "sending-ip")
+	mgMessageFields        = raw.NewFields("headers")
+	mgHeadersFields        = raw.NewFields("message-id")
+	mgDeliveryStatusFields = raw.NewFields("code", "message", "description", "enhanced-code", "attempt-no", "mx-host")
+)
+
+func readMGEventField(r *raw.JSON, ev *mgEvent, i int) {
+	switch i {
+	case 0:
+		r.String(&ev.ID)
+	case 1:
+		r.String(&ev.Event)
+	case 2:
+		readFlex(r, &ev.Timestamp)
+	case 3:
+		r.String(&ev.Severity)
+	case 4:
+		r.String(&ev.Reason)
+	case 5:
+		r.String(&ev.Recipient)
+	case 6:
+		for more := r.Object(); more; more = r.More() {
+			switch mgEnvelopeFields.Index(r.Key()) {
+			case 0:
+				r.String(&ev.Envelope.Sender)
+			case 1:
+				r.String(&ev.Envelope.SendingIP)
+			default:
+				r.Skip()
+			}
+		}
+	case 7:
+		for more := r.Object(); more; more = r.More() {
+			if mgMessageFields.Index(r.Key()) != 0 {
+				r.Skip()
+				continue
+			}
+			for more := r.Object(); more; more = r.More() {
+				if mgHeadersFields.Index(r.Key()) == 0 {
+					r.String(&ev.Message.Headers.MessageID)
+				} else {
+					r.Skip()
+				}
+			}
+		}
+	case 8:
+		readStrList(r, &ev.Tags)
+	case 9:
+		readSlice(r, &ev.Campaigns, readRaw)
+	case 10:
+		readMap(r, &ev.UserVariables, readRaw)
+	case 11:
+		readMGDeliveryStatus(r, ev)
+	default:
+		r.Skip()
+	}
+}
+
+func readMGDeliveryStatus(r *raw.JSON, ev *mgEvent) {
+	ds := &ev.DeliveryStatus
+	for more := r.Object(); more; more = r.More() {
+		switch mgDeliveryStatusFields.Index(r.Key()) {
+		case 0:
+			readFlex(r, &ds.Code)
+		case 1:
+			r.String(&ds.Message)
+		case 2:
+			r.String(&ds.Description)
+		case 3:
+			r.String(&ds.EnhancedCode)
+		case 4:
+			readFlex(r, &ds.AttemptNo)
+		case 5:
+			r.String(&ds.MxHost)
+		default:
+			r.Skip()
+		}
+	}
 }

@@ -94,9 +94,14 @@ func (d *Postmark) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 		return nil, "", fail(KindPostmark, reasonJSON, "body is not a JSON object")
 	}
 	var r pmRecord
-	if err := json.Unmarshal(p, &r); err != nil {
+	if err := readJSON(p, &r, readPMRecord); err != nil {
 		return nil, "", jsonFail(KindPostmark, err)
 	}
+	return d.record(&rec, &r)
+}
+
+// record turns a decoded record into an attempt.
+func (d *Postmark) record(rec *raw.Record, r *pmRecord) ([]event.Attempt, string, error) {
 	var (
 		outcome   event.Outcome
 		recipient = r.Email
@@ -138,7 +143,7 @@ func (d *Postmark) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 		return nil, "", fail(KindPostmark, reasonTime, "%s: %v", whenField, err)
 	}
 
-	a := newAttempt(KindPostmark, &rec)
+	a := newAttempt(KindPostmark, rec)
 	a.Recipient = recipient
 	a.Outcome = outcome
 	a.OccurredAt = t
@@ -202,4 +207,55 @@ func boolText(b bool) string {
 		return "true"
 	}
 	return "false"
+}
+
+// ---------------------------------------------------------------- JSON
+
+var pmRecordFields = raw.NewFields("RecordType", "ID", "Type", "TypeCode", "ServerID", "MessageID", "MessageStream",
+	"Tag", "Metadata", "Description", "Details", "Email", "Recipient", "From", "BouncedAt", "DeliveredAt",
+	"Inactive", "CanActivate")
+
+func readPMRecord(r *raw.JSON, p *pmRecord) {
+	for more := r.Object(); more; more = r.More() {
+		switch pmRecordFields.Index(r.Key()) {
+		case 0:
+			r.String(&p.RecordType)
+		case 1:
+			readFlex(r, &p.ID)
+		case 2:
+			r.String(&p.Type)
+		case 3:
+			readFlex(r, &p.TypeCode)
+		case 4:
+			readFlex(r, &p.ServerID)
+		case 5:
+			r.String(&p.MessageID)
+		case 6:
+			r.String(&p.MessageStream)
+		case 7:
+			r.String(&p.Tag)
+		case 8:
+			readMap(r, &p.Metadata, readRaw)
+		case 9:
+			r.String(&p.Description)
+		case 10:
+			r.String(&p.Details)
+		case 11:
+			r.String(&p.Email)
+		case 12:
+			r.String(&p.Recipient)
+		case 13:
+			r.String(&p.From)
+		case 14:
+			r.String(&p.BouncedAt)
+		case 15:
+			r.String(&p.DeliveredAt)
+		case 16:
+			readBoolPtr(r, &p.Inactive)
+		case 17:
+			readBoolPtr(r, &p.CanActivate)
+		default:
+			r.Skip()
+		}
+	}
 }

@@ -2,7 +2,7 @@ package esp
 
 import (
 	"bytes"
-	"encoding/json"
+	"errors"
 	"strconv"
 
 	"github.com/bounced-dev/bounced/processor/event"
@@ -50,27 +50,150 @@ var sgSkips = map[string]string{
 // body: the body goes to the dead-letter topic as it arrived, and replaying
 // it after a fix is safe because every event keeps its event id.
 func (d *SendGrid) Decode(rec raw.Record) ([]event.Attempt, string, error) {
-	p := bytes.TrimSpace(rec.Payload)
-	var events []json.RawMessage
+	events, err := readSendGrid(rec.Payload)
+	if err != nil {
+		return nil, "", err
+	}
+	return d.events(&rec, events)
+}
+
+// sgItem is one event of a body as read: the fields the decoder uses, the
+// custom args (every top-level key SendGrid does not define, as JSON text),
+// or why the event could not be read.
+type sgItem struct {
+	ev   sgEvent
+	args []sgArg
+	err  *eventError
+}
+
+type sgArg struct {
+	key string
+	val []byte
+}
+
+// readSendGrid reads a body: an array of events, or one event object.
+func readSendGrid(payload []byte) ([]sgItem, error) {
+	p := bytes.TrimSpace(payload)
+	var r raw.JSON
+	r.Reset(p)
 	switch {
 	case len(p) > 0 && p[0] == '[':
-		if err := json.Unmarshal(p, &events); err != nil {
-			return nil, "", jsonFail(KindSendGrid, err)
+		var items []sgItem
+		for more := r.Array(); more; more = r.MoreElems() {
+			items = append(items, sgItem{})
+			it := &items[len(items)-1]
+			if err := r.Value(func(r *raw.JSON) { readSGItem(r, it) }); err != nil && it.err == nil {
+				it.err = sgErr(reasonJSON, err.Error())
+			}
 		}
+		if err := r.Finish(); err != nil {
+			return nil, jsonFail(KindSendGrid, err)
+		}
+		return items, nil
 	case len(p) > 0 && p[0] == '{':
-		events = []json.RawMessage{p}
-	default:
-		return nil, "", fail(KindSendGrid, reasonJSON, "body is neither a JSON array nor an object")
+		var it sgItem
+		readSGItem(&r, &it)
+		if err := r.Finish(); err != nil {
+			var se *raw.JSONSyntaxError
+			if errors.As(err, &se) {
+				it.err = sgErr(reasonJSON, "not a JSON object")
+			} else {
+				it.err = sgErr(reasonJSON, err.Error())
+			}
+		}
+		return []sgItem{it}, nil
 	}
-	if len(events) == 0 {
+	return nil, fail(KindSendGrid, reasonJSON, "body is neither a JSON array nor an object")
+}
+
+// readSGItem reads one event. Every top-level key SendGrid does not define
+// is a custom arg; a custom arg that folds to a field name fills the field
+// too, as it did when the event was read twice (as a map and as a struct).
+func readSGItem(r *raw.JSON, it *sgItem) {
+	switch r.Peek() {
+	case '{', 'n':
+	default:
+		r.Skip()
+		it.err = sgErr(reasonJSON, "not a JSON object")
+		return
+	}
+	for more := r.Object(); more; more = r.More() {
+		k := r.Key()
+		i := sgEventFields.Index(k)
+		if sgFields[string(k)] {
+			readSGField(r, &it.ev, i)
+			continue
+		}
+		v := r.Raw()
+		it.args = append(it.args, sgArg{key: string(k), val: v})
+		if i >= 0 && v != nil {
+			var sub raw.JSON
+			sub.Reset(v)
+			readSGField(&sub, &it.ev, i)
+			r.Merge(&sub)
+		}
+	}
+}
+
+var sgEventFields = raw.NewFields("email", "timestamp", "event", "sg_event_id", "sg_message_id", "smtp-id", "category",
+	"reason", "status", "response", "attempt", "type", "ip", "bounce_classification", "pool")
+
+func readSGField(r *raw.JSON, ev *sgEvent, i int) {
+	switch i {
+	case 0:
+		r.String(&ev.Email)
+	case 1:
+		readFlex(r, &ev.Timestamp)
+	case 2:
+		r.String(&ev.Event)
+	case 3:
+		r.String(&ev.SGEventID)
+	case 4:
+		r.String(&ev.SGMessageID)
+	case 5:
+		r.String(&ev.SMTPID)
+	case 6:
+		readStrList(r, &ev.Category)
+	case 7:
+		r.String(&ev.Reason)
+	case 8:
+		r.String(&ev.Status)
+	case 9:
+		r.String(&ev.Response)
+	case 10:
+		readFlex(r, &ev.Attempt)
+	case 11:
+		r.String(&ev.Type)
+	case 12:
+		r.String(&ev.IP)
+	case 13:
+		r.String(&ev.BounceClassification)
+	case 14:
+		for more := r.Object(); more; more = r.More() {
+			if nameField.Index(r.Key()) == 0 {
+				r.String(&ev.Pool.Name)
+			} else {
+				r.Skip()
+			}
+		}
+	default:
+		r.Skip()
+	}
+}
+
+var nameField = raw.NewFields("name")
+
+// events turns the events read into attempts.
+func (d *SendGrid) events(rec *raw.Record, items []sgItem) ([]event.Attempt, string, error) {
+	if len(items) == 0 {
 		return nil, "sendgrid.empty", nil
 	}
 	var (
 		out  []event.Attempt
 		skip string
 	)
-	for i, raw := range events {
-		a, s, err := d.event(&rec, raw)
+	for i := range items {
+		a, s, err := d.event(rec, &items[i])
 		if err != nil {
 			return nil, "", fail(KindSendGrid, err.reason, "event %d: %s", i, err.msg)
 		}
@@ -118,16 +241,12 @@ type sgEvent struct {
 	} `json:"pool"`
 }
 
-func (d *SendGrid) event(rec *raw.Record, b json.RawMessage) (event.Attempt, string, *eventError) {
+func (d *SendGrid) event(rec *raw.Record, it *sgItem) (event.Attempt, string, *eventError) {
 	var a event.Attempt
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil {
-		return a, "", sgErr(reasonJSON, "not a JSON object")
+	if it.err != nil {
+		return a, "", it.err
 	}
-	var ev sgEvent
-	if err := json.Unmarshal(b, &ev); err != nil {
-		return a, "", sgErr(reasonJSON, err.Error())
-	}
+	ev := &it.ev
 	var outcome event.Outcome
 	switch ev.Event {
 	case "delivered", "spamreport":
@@ -205,11 +324,9 @@ func (d *SendGrid) event(rec *raw.Record, b json.RawMessage) (event.Attempt, str
 		a.SourceClassification = &event.SourceClassification{Scheme: KindSendGrid, Value: "spamreport"}
 	}
 
-	args := make(map[string]string, len(fields))
-	for k, v := range fields {
-		if !sgFields[k] {
-			args[k] = valueText(v)
-		}
+	args := make(map[string]string, len(it.args))
+	for _, kv := range it.args {
+		args[kv.key] = valueText(kv.val)
 	}
 	// args holds every key the core event format does not define: custom
 	// args and the Marketing Campaigns fields (marketing_campaign_id,
@@ -231,6 +348,13 @@ func joinTags(tags []string) string {
 	if len(tags) == 0 {
 		return ""
 	}
-	b, _ := json.Marshal(tags)
-	return string(b)
+	b := make([]byte, 0, 64)
+	b = append(b, '[')
+	for i, t := range tags {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, t)
+	}
+	return string(append(b, ']'))
 }

@@ -127,9 +127,14 @@ func sesSuppressed(subType string) bool {
 // Decode turns one SES notification into one attempt per recipient it names.
 func (d *SES) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 	var body sesBody
-	if err := json.Unmarshal(rec.Payload, &body); err != nil {
+	if err := readJSON(rec.Payload, &body, readSESBody); err != nil {
 		return nil, "", jsonFail(KindSES, err)
 	}
+	return d.notification(&rec, &body)
+}
+
+// notification turns a decoded body into attempts.
+func (d *SES) notification(rec *raw.Record, body *sesBody) ([]event.Attempt, string, error) {
 	ev, snsID := &body.sesEvent, ""
 	if body.Type != "" {
 		switch body.Type {
@@ -156,22 +161,22 @@ func (d *SES) Decode(rec raw.Record) ([]event.Attempt, string, error) {
 		if ev.Bounce == nil {
 			return nil, "", fail(KindSES, reasonShape, "Bounce without a bounce object")
 		}
-		return d.bounce(&rec, ev, snsID)
+		return d.bounce(rec, ev, snsID)
 	case "Complaint":
 		if ev.Complaint == nil {
 			return nil, "", fail(KindSES, reasonShape, "Complaint without a complaint object")
 		}
-		return d.complaint(&rec, ev, snsID)
+		return d.complaint(rec, ev, snsID)
 	case "Delivery":
 		if ev.Delivery == nil {
 			return nil, "", fail(KindSES, reasonShape, "Delivery without a delivery object")
 		}
-		return d.delivery(&rec, ev, snsID)
+		return d.delivery(rec, ev, snsID)
 	case "DeliveryDelay":
 		if ev.DeliveryDelay == nil {
 			return nil, "", fail(KindSES, reasonShape, "DeliveryDelay without a deliveryDelay object")
 		}
-		return d.delay(&rec, ev, snsID)
+		return d.delay(rec, ev, snsID)
 	case "":
 		return nil, "", fail(KindSES, reasonShape, "neither an SNS envelope nor an SES event (no Type, notificationType or eventType)")
 	}
@@ -192,14 +197,14 @@ func sesMessage(msg json.RawMessage) (*sesEvent, error) {
 		return nil, fail(KindSES, reasonShape, "SNS Notification without a Message")
 	}
 	if msg[0] == '"' {
-		var s string
-		if err := json.Unmarshal(msg, &s); err != nil {
-			return nil, jsonFail(KindSES, err)
+		s, ok := raw.JSONStringBytes(msg)
+		if !ok {
+			return nil, fail(KindSES, reasonJSON, "SNS Message is not a JSON string")
 		}
-		msg = []byte(s)
+		msg = s
 	}
 	var ev sesEvent
-	if err := json.Unmarshal(msg, &ev); err != nil {
+	if err := readJSON(msg, &ev, readSESEvent); err != nil {
 		return nil, fail(KindSES, "sns_message", "SNS Message is not an SES event: %v", err)
 	}
 	return &ev, nil
@@ -476,4 +481,216 @@ func (d *SES) delay(rec *raw.Record, ev *sesEvent, snsID string) ([]event.Attemp
 		out = append(out, a)
 	}
 	return out, "", nil
+}
+
+// ---------------------------------------------------------------- JSON
+
+var sesBodyFields = raw.NewFields("Type", "MessageId", "Message", "Timestamp",
+	"notificationType", "eventType", "mail", "bounce", "complaint", "delivery", "deliveryDelay")
+
+func readSESBody(r *raw.JSON, b *sesBody) {
+	for more := r.Object(); more; more = r.More() {
+		switch i := sesBodyFields.Index(r.Key()); i {
+		case 0:
+			r.String(&b.Type)
+		case 1:
+			r.String(&b.MessageID)
+		case 2:
+			readRaw(r, &b.Message)
+		case 3:
+			r.String(&b.Timestamp)
+		case -1:
+			r.Skip()
+		default:
+			readSESEventField(r, &b.sesEvent, i-4)
+		}
+	}
+}
+
+var sesEventFields = raw.NewFields("notificationType", "eventType", "mail", "bounce", "complaint", "delivery", "deliveryDelay")
+
+func readSESEvent(r *raw.JSON, ev *sesEvent) {
+	for more := r.Object(); more; more = r.More() {
+		readSESEventField(r, ev, sesEventFields.Index(r.Key()))
+	}
+}
+
+func readSESEventField(r *raw.JSON, ev *sesEvent, i int) {
+	switch i {
+	case 0:
+		r.String(&ev.NotificationType)
+	case 1:
+		r.String(&ev.EventType)
+	case 2:
+		readSESMail(r, &ev.Mail)
+	case 3:
+		readPtr(r, &ev.Bounce, readSESBounce)
+	case 4:
+		readPtr(r, &ev.Complaint, readSESComplaint)
+	case 5:
+		readPtr(r, &ev.Delivery, readSESDelivery)
+	case 6:
+		readPtr(r, &ev.DeliveryDelay, readSESDelay)
+	default:
+		r.Skip()
+	}
+}
+
+var sesMailFields = raw.NewFields("timestamp", "messageId", "source", "sourceIp", "sendingAccountId", "headers", "commonHeaders", "tags")
+
+func readSESMail(r *raw.JSON, m *sesMail) {
+	for more := r.Object(); more; more = r.More() {
+		switch sesMailFields.Index(r.Key()) {
+		case 0:
+			r.String(&m.Timestamp)
+		case 1:
+			r.String(&m.MessageID)
+		case 2:
+			r.String(&m.Source)
+		case 3:
+			r.String(&m.SourceIP)
+		case 4:
+			r.String(&m.SendingAccountID)
+		case 5:
+			readSlice(r, &m.Headers, readSESHeader)
+		case 6:
+			for more := r.Object(); more; more = r.More() {
+				if messageIDField.Index(r.Key()) == 0 {
+					r.String(&m.CommonHeaders.MessageID)
+				} else {
+					r.Skip()
+				}
+			}
+		case 7:
+			readMap(r, &m.Tags, readStrList)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+var messageIDField = raw.NewFields("messageId")
+
+var sesHeaderFields = raw.NewFields("name", "value")
+
+func readSESHeader(r *raw.JSON, h *sesHeader) {
+	for more := r.Object(); more; more = r.More() {
+		switch sesHeaderFields.Index(r.Key()) {
+		case 0:
+			r.String(&h.Name)
+		case 1:
+			r.String(&h.Value)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+var sesRecipientFields = raw.NewFields("emailAddress", "action", "status", "diagnosticCode")
+
+func readSESRecipient(r *raw.JSON, rc *sesRecipient) {
+	for more := r.Object(); more; more = r.More() {
+		switch sesRecipientFields.Index(r.Key()) {
+		case 0:
+			r.String(&rc.EmailAddress)
+		case 1:
+			r.String(&rc.Action)
+		case 2:
+			r.String(&rc.Status)
+		case 3:
+			r.String(&rc.DiagnosticCode)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+var sesBounceFields = raw.NewFields("bounceType", "bounceSubType", "bouncedRecipients", "timestamp", "feedbackId", "remoteMtaIp", "reportingMTA")
+
+func readSESBounce(r *raw.JSON, b *sesBounce) {
+	for more := r.Object(); more; more = r.More() {
+		switch sesBounceFields.Index(r.Key()) {
+		case 0:
+			r.String(&b.BounceType)
+		case 1:
+			r.String(&b.BounceSubType)
+		case 2:
+			readSlice(r, &b.BouncedRecipients, readSESRecipient)
+		case 3:
+			r.String(&b.Timestamp)
+		case 4:
+			r.String(&b.FeedbackID)
+		case 5:
+			r.String(&b.RemoteMtaIP)
+		case 6:
+			r.String(&b.ReportingMTA)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+var sesComplaintFields = raw.NewFields("complainedRecipients", "timestamp", "feedbackId", "complaintSubType", "complaintFeedbackType")
+
+func readSESComplaint(r *raw.JSON, c *sesComplaint) {
+	for more := r.Object(); more; more = r.More() {
+		switch sesComplaintFields.Index(r.Key()) {
+		case 0:
+			readSlice(r, &c.ComplainedRecipients, readSESRecipient)
+		case 1:
+			r.String(&c.Timestamp)
+		case 2:
+			r.String(&c.FeedbackID)
+		case 3:
+			r.String(&c.ComplaintSubType)
+		case 4:
+			r.String(&c.ComplaintFeedbackType)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+var sesDeliveryFields = raw.NewFields("timestamp", "processingTimeMillis", "recipients", "smtpResponse", "remoteMtaIp", "reportingMTA")
+
+func readSESDelivery(r *raw.JSON, dl *sesDelivery) {
+	for more := r.Object(); more; more = r.More() {
+		switch sesDeliveryFields.Index(r.Key()) {
+		case 0:
+			r.String(&dl.Timestamp)
+		case 1:
+			readFlex(r, &dl.ProcessingTimeMillis)
+		case 2:
+			readSlice(r, &dl.Recipients, readString)
+		case 3:
+			r.String(&dl.SMTPResponse)
+		case 4:
+			r.String(&dl.RemoteMtaIP)
+		case 5:
+			r.String(&dl.ReportingMTA)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+var sesDelayFields = raw.NewFields("delayType", "delayedRecipients", "expirationTime", "reportingMTA", "timestamp")
+
+func readSESDelay(r *raw.JSON, dd *sesDelay) {
+	for more := r.Object(); more; more = r.More() {
+		switch sesDelayFields.Index(r.Key()) {
+		case 0:
+			r.String(&dd.DelayType)
+		case 1:
+			readSlice(r, &dd.DelayedRecipients, readSESRecipient)
+		case 2:
+			r.String(&dd.ExpirationTime)
+		case 3:
+			r.String(&dd.ReportingMTA)
+		case 4:
+			r.String(&dd.Timestamp)
+		default:
+			r.Skip()
+		}
+	}
 }

@@ -141,14 +141,14 @@ type feedbackReport struct {
 // a *raw.Error whose reason starts with "kumomta.".
 func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string, err error) {
 	var r record
-	dec := json.NewDecoder(bytes.NewReader(rec.Payload))
-	dec.UseNumber()
-	if err := dec.Decode(&r); err != nil {
-		return nil, "", raw.Errorf(ErrUnparsable, "%v", err)
+	if err := readRecord(rec.Payload, &r); err != nil {
+		return nil, "", err
 	}
-	if dec.More() {
-		return nil, "", raw.Errorf(ErrUnparsable, "more than one JSON value")
-	}
+	return d.record(rec, &r)
+}
+
+// record turns a decoded record into attempts.
+func (d *Decoder) record(rec raw.Record, r *record) (attempts []event.Attempt, skip string, err error) {
 	var a event.Attempt
 	switch r.Type {
 	case "Delivery":
@@ -192,7 +192,7 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 	}
 
 	if r.Type == "Feedback" {
-		return d.feedback(rec, &r, a)
+		return d.feedback(rec, r, a)
 	}
 	rcpts, err := recipients(r.Recipient)
 	if err != nil {
@@ -224,7 +224,7 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 	a.Attempt = r.NumAttempts
 	a.CampaignID, a.Tenant = queueParts(r.Queue)
 	a.Pool = r.EgressPool
-	a.SendingIP = sendingIP(r)
+	a.SendingIP = sendingIP(*r)
 	if r.EgressSource != "" && a.SendingIP != r.EgressSource {
 		a.SetMetadata("egress_source", r.EgressSource)
 	}
@@ -271,7 +271,7 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 		}
 	}
 
-	return fanOut(&r, a, rcpts), "", nil
+	return fanOut(r, a, rcpts), "", nil
 }
 
 // fanOut copies a to one attempt per recipient, each with its event id.
@@ -303,7 +303,7 @@ func fanOut(r *record, a event.Attempt, rcpts []string) []event.Attempt {
 func (d *Decoder) feedback(rec raw.Record, r *record, a event.Attempt) ([]event.Attempt, string, error) {
 	var fr feedbackReport
 	if len(r.FeedbackReport) > 0 {
-		if err := json.Unmarshal(r.FeedbackReport, &fr); err != nil {
+		if err := readFeedbackReport(r.FeedbackReport, &fr); err != nil {
 			return nil, "", raw.Errorf(ErrUnparsable, "feedback_report: %v", err)
 		}
 	}
@@ -363,17 +363,24 @@ func recipients(m json.RawMessage) ([]string, error) {
 	}
 	switch m[0] {
 	case '"':
-		var s string
-		if err := json.Unmarshal(m, &s); err != nil {
-			return nil, raw.Errorf(ErrUnparsable, "recipient: %v", err)
+		s, ok := raw.JSONString(m)
+		if !ok {
+			return nil, raw.Errorf(ErrUnparsable, "recipient is not a JSON string")
 		}
 		if s == "" {
 			return nil, nil
 		}
 		return []string{s}, nil
 	case '[':
-		var ss []string
-		if err := json.Unmarshal(m, &ss); err != nil {
+		ss := []string{}
+		var jr raw.JSON
+		jr.Reset(m)
+		for more := jr.Array(); more; more = jr.MoreElems() {
+			var s string
+			jr.String(&s)
+			ss = append(ss, s)
+		}
+		if err := jr.Finish(); err != nil {
 			return nil, raw.Errorf(ErrUnparsable, "recipient: %v", err)
 		}
 		out := ss[:0]

@@ -1,0 +1,214 @@
+package kumo
+
+import (
+	"encoding/json"
+
+	"github.com/bounced-dev/bounced/processor/ingest/raw"
+)
+
+// A record is read with raw.JSON, in one pass and without reflection, into
+// the struct json.Decoder filled before (with UseNumber), under the same
+// rules: keys match exactly or without regard to case, null leaves a field
+// as it was, a repeated key is read again; after the record, what follows
+// may not start another value. FuzzKumoDecodeJSON holds it to that.
+
+// readRecord reads one record, or returns an ErrUnparsable *raw.Error.
+func readRecord(b []byte, rec *record) error {
+	var r raw.JSON
+	r.Reset(b)
+	readRecordFields(&r, rec)
+	more, err := r.FinishStream()
+	if err != nil {
+		return raw.Errorf(ErrUnparsable, "%v", err)
+	}
+	if more {
+		return raw.Errorf(ErrUnparsable, "more than one JSON value")
+	}
+	return nil
+}
+
+var recordFields = raw.NewFields("type", "id", "sender", "recipient", "queue", "response", "peer_address",
+	"timestamp", "event_time", "created", "created_time", "num_attempts", "bounce_classification",
+	"egress_pool", "egress_source", "source_address", "feedback_report", "meta", "headers", "nodeid")
+
+func readRecordFields(r *raw.JSON, rec *record) {
+	for more := r.Object(); more; more = r.More() {
+		switch recordFields.Index(r.Key()) {
+		case 0:
+			r.String(&rec.Type)
+		case 1:
+			r.String(&rec.ID)
+		case 2:
+			r.String(&rec.Sender)
+		case 3:
+			if v := r.Raw(); v != nil {
+				rec.Recipient = v
+			}
+		case 4:
+			r.String(&rec.Queue)
+		case 5:
+			readResponse(r, &rec.Response)
+		case 6:
+			if r.Null() {
+				rec.PeerAddress = nil
+				break
+			}
+			if rec.PeerAddress == nil {
+				rec.PeerAddress = new(peer)
+			}
+			readPeer(r, rec.PeerAddress)
+		case 7:
+			r.Number((*string)(&rec.Timestamp))
+		case 8:
+			r.String(&rec.EventTime)
+		case 9:
+			r.Number((*string)(&rec.Created))
+		case 10:
+			r.String(&rec.CreatedTime)
+		case 11:
+			r.Int(&rec.NumAttempts)
+		case 12:
+			r.String(&rec.BounceClassification)
+		case 13:
+			r.String(&rec.EgressPool)
+		case 14:
+			r.String(&rec.EgressSource)
+		case 15:
+			if r.Null() {
+				rec.SourceAddress = nil
+				break
+			}
+			if rec.SourceAddress == nil {
+				rec.SourceAddress = new(sourceAddress)
+			}
+			for more := r.Object(); more; more = r.More() {
+				if addressField.Index(r.Key()) == 0 {
+					r.String(&rec.SourceAddress.Address)
+				} else {
+					r.Skip()
+				}
+			}
+		case 16:
+			if v := r.Raw(); v != nil {
+				rec.FeedbackReport = v
+			}
+		case 17:
+			readAnyMap(r, &rec.Meta, number)
+		case 18:
+			readAnyMap(r, &rec.Headers, number)
+		case 19:
+			r.String(&rec.NodeID)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+// number makes a json.Number, as a decoder with UseNumber does.
+func number(s string) any { return json.Number(s) }
+
+var (
+	addressField   = raw.NewFields("address")
+	responseFields = raw.NewFields("code", "enhanced_code", "content", "command")
+	enhancedFields = raw.NewFields("class", "subject", "detail")
+	peerFields     = raw.NewFields("name", "addr")
+)
+
+func readResponse(r *raw.JSON, resp *response) {
+	for more := r.Object(); more; more = r.More() {
+		switch responseFields.Index(r.Key()) {
+		case 0:
+			r.Int(&resp.Code)
+		case 1:
+			if r.Null() {
+				resp.EnhancedCode = nil
+				break
+			}
+			if resp.EnhancedCode == nil {
+				resp.EnhancedCode = new(enhancedCode)
+			}
+			readEnhanced(r, resp.EnhancedCode)
+		case 2:
+			r.String(&resp.Content)
+		case 3:
+			r.String(&resp.Command)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readEnhanced(r *raw.JSON, ec *enhancedCode) {
+	for more := r.Object(); more; more = r.More() {
+		switch enhancedFields.Index(r.Key()) {
+		case 0:
+			r.Int(&ec.Class)
+		case 1:
+			r.Int(&ec.Subject)
+		case 2:
+			r.Int(&ec.Detail)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+func readPeer(r *raw.JSON, p *peer) {
+	for more := r.Object(); more; more = r.More() {
+		switch peerFields.Index(r.Key()) {
+		case 0:
+			r.String(&p.Name)
+		case 1:
+			r.String(&p.Addr)
+		default:
+			r.Skip()
+		}
+	}
+}
+
+// readAnyMap reads an object into a map[string]any as encoding/json does:
+// null clears the map, an object adds its members (making the map when
+// nil). num makes numbers (nil: float64).
+func readAnyMap(r *raw.JSON, m *map[string]any, num func(string) any) {
+	switch r.Peek() {
+	case 'n':
+		r.Skip()
+		*m = nil
+		return
+	case '{':
+	default:
+		r.Mismatch("map[string]any")
+		return
+	}
+	if *m == nil {
+		*m = map[string]any{}
+	}
+	for more := r.Object(); more; more = r.More() {
+		k := string(r.Key())
+		(*m)[k] = r.Any(num)
+	}
+}
+
+var feedbackFields = raw.NewFields("feedback_type", "original_rcpt_to", "original_mail_from", "supplemental_trace")
+
+// readFeedbackReport reads a feedback_report as json.Unmarshal did:
+// numbers as float64.
+func readFeedbackReport(b []byte, fr *feedbackReport) error {
+	var r raw.JSON
+	r.Reset(b)
+	for more := r.Object(); more; more = r.More() {
+		switch feedbackFields.Index(r.Key()) {
+		case 0:
+			r.String(&fr.FeedbackType)
+		case 1:
+			fr.OriginalRcptTo = r.Any(nil)
+		case 2:
+			fr.OriginalMailFrom = r.Any(nil)
+		case 3:
+			readAnyMap(&r, &fr.SupplementalTrace, nil)
+		default:
+			r.Skip()
+		}
+	}
+	return r.Finish()
+}
