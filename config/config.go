@@ -120,6 +120,7 @@ func defaults() map[string]any {
 		"clickhouse.batch_size":               clickhouse.DefaultBatchSize,
 		"clickhouse.max_conns":                clickhouse.DefaultMaxConns,
 		"clickhouse.retention":                "400d",
+		"clickhouse.insert_linger":            clickhouse.DefaultInsertLinger.String(),
 
 		"pipeline.stage":                "all",
 		"pipeline.ingest_group":         "bounced-ingest",

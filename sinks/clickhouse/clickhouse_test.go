@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -673,6 +674,9 @@ func TestConfigValidate(t *testing.T) {
 		{clickhouse.Config{BatchSize: -1}, "clickhouse.batch_size"},
 		{clickhouse.Config{BatchSize: clickhouse.MaxBatchSize + 1}, "clickhouse.batch_size"},
 		{clickhouse.Config{MaxConns: -1}, "clickhouse.max_conns"},
+		{clickhouse.Config{InsertLinger: -1}, ""}, // off
+		{clickhouse.Config{InsertLinger: time.Second}, ""},
+		{clickhouse.Config{InsertLinger: clickhouse.MaxInsertLinger + 1}, "clickhouse.insert_linger"},
 		{clickhouse.Config{TLSInsecureSkipVerify: true}, "clickhouse.tls_insecure_skip_verify"},
 	} {
 		err := tc.cfg.Validate()
@@ -710,6 +714,7 @@ func BenchmarkInsertAttempts(b *testing.B) {
 				r.Attempt.SentAt = r.Attempt.SendTime().Add(72 * time.Hour)
 			}
 			var n int
+			cpu0 := clientCPU()
 			b.ReportAllocs()
 			for b.Loop() {
 				if err := c.InsertAttempts(ctx, batch); err != nil {
@@ -721,6 +726,16 @@ func BenchmarkInsertAttempts(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(clientCPU()-cpu0)/float64(n), "client-cpu-ns/row")
 		})
 	}
+}
+
+// clientCPU is this process's user+system CPU time in ns.
+func clientCPU() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
 }

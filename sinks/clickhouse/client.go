@@ -23,6 +23,16 @@
 // the send's final state) under a watermark of its own, so a crash between
 // the two INSERTs neither loses nor repeats outcome rows.
 //
+// # Few, large parts
+//
+// Every INSERT makes a part in its table and in each materialized view fed
+// from it. Calls of InsertAttempts for different partitions that arrive
+// within Config.InsertLinger of each other are sent together (group commit,
+// commit.go): one INSERT into attempts and one into outcomes for all of
+// them. Each call still does its own watermark checks, and a failure fails
+// every call that shared the INSERT, so each re-reads the server's state.
+// Rows are sent column by column from reused buffers (columns.go).
+//
 // Every rollup is a materialized view over attempts or outcomes, so keeping
 // the raw rows exact keeps the rollups exact.
 package clickhouse
@@ -47,7 +57,9 @@ const modernMajor = 20
 
 // Client is a connection pool to one ClickHouse database. It is safe for
 // concurrent use, with one rule: calls of InsertAttempts for the same
-// topic-partition must not overlap (one writer per partition, as Kafka assigns).
+// topic-partition must not overlap (one writer per partition, as Kafka
+// assigns). Concurrent calls for different partitions share their INSERTs
+// (see Config.InsertLinger).
 type Client struct {
 	conn    driver.Conn
 	cfg     Config
@@ -57,9 +69,16 @@ type Client struct {
 	mu         sync.Mutex
 	watermarks map[partitionKey]int64 // absent = unknown, read from the server on next use
 
+	// attempts and outcomes send the rows of concurrent InsertAttempts
+	// calls in shared INSERTs (commit.go).
+	attempts, outcomes *committer
+
 	// beforeOutcomes, when set (tests only, export_test.go), runs between the
 	// attempts and the outcomes INSERT; an error stands for a crash there.
 	beforeOutcomes func() error
+	// beforeSend, when set (tests only), runs in each INSERT of attempts or
+	// outcomes between the query and its rows.
+	beforeSend func(table string, partitions []int32)
 }
 
 // Version is a ClickHouse server version.
@@ -123,13 +142,16 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error)
 	}
 	logger.Info("clickhouse connected", "addr", cfg.Addr, "database", cfg.Database,
 		"server_version", v.String(), "modern", v.Modern())
-	return &Client{
+	c := &Client{
 		conn:       conn,
 		cfg:        cfg,
 		log:        logger,
 		version:    v,
 		watermarks: make(map[partitionKey]int64),
-	}, nil
+	}
+	c.attempts = newCommitter(c, tableAttempts, func() rowBuf { return new(attemptBuf) })
+	c.outcomes = newCommitter(c, tableOutcomes, func() rowBuf { return new(outcomeBuf) })
+	return c, nil
 }
 
 func options(cfg Config, database string, settings ch.Settings) *ch.Options {

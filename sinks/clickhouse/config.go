@@ -19,6 +19,13 @@ const (
 	DefaultBatchSize   = 10000
 	DefaultMaxConns    = 8
 
+	// DefaultInsertLinger is how long, by default, an INSERT of attempts
+	// or outcomes waits for other partitions' rows (InsertLinger).
+	DefaultInsertLinger = 20 * time.Millisecond
+
+	// MaxInsertLinger bounds InsertLinger: the wait delays every flush.
+	MaxInsertLinger = 5 * time.Second
+
 	// DefaultRetention is bounced's configured default for Retention
 	// (clickhouse.retention), the same 400 days as the TTL modern servers
 	// get from the migrations.
@@ -51,6 +58,13 @@ type Config struct {
 	// BatchSize is the most rows one INSERT carries; larger inputs are split.
 	// Default 10000, at most MaxBatchSize.
 	BatchSize int `koanf:"batch_size"`
+	// InsertLinger is how long InsertAttempts waits for the calls of other
+	// partitions (stage 2's other workers) to send their rows in the same
+	// INSERT: fewer, larger parts in attempts, outcomes and every
+	// materialized view (still at most BatchSize rows per INSERT). The wait
+	// ends early once every partition that wrote in the last two seconds
+	// has joined. Default 20ms; negative turns it off (one INSERT per call).
+	InsertLinger time.Duration `koanf:"insert_linger"`
 	// MaxConns bounds open connections (one per concurrently writing
 	// partition is plenty). Default 8.
 	MaxConns int `koanf:"max_conns"`
@@ -93,6 +107,9 @@ func (c Config) Validate() error {
 	if c.BatchSize < 0 || c.BatchSize > MaxBatchSize {
 		errs = append(errs, fmt.Errorf("clickhouse.batch_size: %d: must be between 1 and %d (0 = default %d)", c.BatchSize, MaxBatchSize, DefaultBatchSize))
 	}
+	if c.InsertLinger > MaxInsertLinger {
+		errs = append(errs, fmt.Errorf("clickhouse.insert_linger: %s: at most %s (it delays every flush; negative turns it off)", c.InsertLinger, MaxInsertLinger))
+	}
 	if c.Retention < 0 {
 		errs = append(errs, fmt.Errorf("clickhouse.retention: %s is negative (0 keeps everything)", c.Retention))
 	}
@@ -125,6 +142,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
 	}
+	if c.InsertLinger == 0 {
+		c.InsertLinger = DefaultInsertLinger
+	}
 	return c
 }
 
@@ -142,6 +162,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("tls", c.TLS),
 		slog.Duration("dial_timeout", c.DialTimeout),
 		slog.Int("batch_size", c.BatchSize),
+		slog.Duration("insert_linger", c.InsertLinger),
 		slog.Int("max_conns", c.MaxConns),
 		slog.Duration("retention", c.Retention),
 	)

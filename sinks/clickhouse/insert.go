@@ -6,12 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
-	"strconv"
 	"strings"
 	"time"
-
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/bounced-dev/bounced/processor/event"
 )
@@ -65,18 +61,6 @@ func offsetsTable(table string) string {
 	}
 	return table
 }
-
-// attemptColumns is the explicit column list: 18.16 needs one for a batch
-// INSERT, and it leaves ingested_at to its DEFAULT.
-var attemptColumns = []string{
-	"event_id", "occurred_at", "sent_at", "recipient", "recipient_domain", "campaign_id", "tenant",
-	"sender", "message_id", "queue_id", "sending_ip", "pool", "source_kind", "source_host",
-	"outcome", "attempt", "smtp_code", "smtp_enhanced", "smtp_command", "remote_host", "diagnostic",
-	"class", "label", "scope", "rule", "local", "delay_seconds",
-	"src_topic", "src_partition", "src_offset",
-}
-
-var insertAttempts = "INSERT INTO attempts (" + strings.Join(attemptColumns, ", ") + ")"
 
 var suppressionColumns = []string{
 	"address", "domain", "status", "class", "label", "reason", "rule", "since", "updated_at",
@@ -149,9 +133,11 @@ func (c *Client) storedOffsets(ctx context.Context, k partitionKey, lo, hi int64
 // monthly partitions is written part by part), which a bare "offset <= max"
 // test would turn into lost rows.
 //
-// Rows are sent in INSERTs of at most BatchSize rows; after each one the
-// watermark advances. An error is returned as is, never retried here: the
-// cached watermark is dropped so the caller's retry re-reads the server's state.
+// Rows are sent, with those of concurrent calls for other partitions (see
+// Config.InsertLinger), in INSERTs of at most BatchSize rows; once all are
+// stored the watermark advances. An error is returned as is, never retried
+// here: the cached watermark is dropped so the caller's retry re-reads the
+// server's state. An error of a shared INSERT fails every call in it.
 func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 	if len(rows) == 0 {
 		return nil
@@ -173,7 +159,7 @@ func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 			return fmt.Errorf("clickhouse insert attempts %s/%d: offset %d: invalid outcome %q", k.topic, k.partition, r.Offset, r.Attempt.Outcome)
 		}
 	}
-	err := c.insertGuarded(ctx, k, rows, c.sendAttempts)
+	err := c.insertGuarded(ctx, k, rows, c.attempts)
 	if err == nil && c.beforeOutcomes != nil {
 		err = c.beforeOutcomes()
 	}
@@ -185,7 +171,7 @@ func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 			}
 		}
 		k.table = tableOutcomes
-		err = c.insertGuarded(ctx, k, sends, c.sendOutcomes)
+		err = c.insertGuarded(ctx, k, sends, c.outcomes)
 	}
 	if err != nil {
 		// Whatever failed, the retry re-reads both tables' watermarks.
@@ -195,9 +181,9 @@ func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 }
 
 // insertGuarded writes the rows (ascending offsets, one topic-partition) to
-// k.table with send, skipping those at or below the table's watermark.
-func (c *Client) insertGuarded(ctx context.Context, k partitionKey, rows []AttemptRow,
-	send func(context.Context, []AttemptRow) error) error {
+// k.table through its committer, skipping those at or below the table's
+// watermark.
+func (c *Client) insertGuarded(ctx context.Context, k partitionKey, rows []AttemptRow, cm *committer) error {
 	if len(rows) == 0 {
 		return nil
 	}
@@ -235,43 +221,37 @@ func (c *Client) insertGuarded(ctx context.Context, k partitionKey, rows []Attem
 		c.log.Debug("clickhouse rows already stored, skipped", "table", k.table,
 			"topic", k.topic, "partition", k.partition, "skipped", skipped, "watermark", wm)
 	}
-
-	for start := 0; start < len(todo); start += c.cfg.BatchSize {
-		chunk := todo[start:min(start+c.cfg.BatchSize, len(todo))]
-		qctx := ch.Context(ctx, ch.WithQueryID(inflightPrefix(k)+strconv.FormatInt(chunk[0].Offset, 10)+"-"+strconv.FormatUint(rand.Uint64(), 36)))
-		if err := send(qctx, chunk); err != nil {
-			// The INSERT may have landed (timeout after the server wrote it):
-			// forget what we think is stored and let the retry ask the server.
-			c.mu.Lock()
-			delete(c.watermarks, k)
-			c.mu.Unlock()
-			return fmt.Errorf("clickhouse insert %s %s/%d offsets %d-%d: %w",
-				k.table, k.topic, k.partition, chunk[0].Offset, chunk[len(chunk)-1].Offset, err)
-		}
-		c.setWatermark(k, chunk[len(chunk)-1].Offset)
+	if len(todo) == 0 {
+		return nil
 	}
+	if err := cm.submit(ctx, k.topic, k.partition, todo); err != nil {
+		// The INSERT may have landed (timeout after the server wrote it):
+		// forget what we think is stored and let the retry ask the server.
+		c.mu.Lock()
+		delete(c.watermarks, k)
+		c.mu.Unlock()
+		return fmt.Errorf("clickhouse insert %s %s/%d offsets %d-%d: %w",
+			k.table, k.topic, k.partition, todo[0].Offset, todo[len(todo)-1].Offset, err)
+	}
+	c.setWatermark(k, todo[len(todo)-1].Offset)
 	return nil
-}
-
-// inflightPrefix starts the query id of every INSERT into k's table for
-// k's partition, whichever member sends it.
-func inflightPrefix(k partitionKey) string {
-	return "bounced-" + k.table + "-" + k.topic + "-" + strconv.Itoa(int(k.partition)) + "-"
 }
 
 // awaitInflight waits until no INSERT for k's partition is running on the
 // server before its watermark is read. An INSERT whose client gave up (a
 // timeout, a cancelled context, or a member that lost its partition) can
 // still complete on the server after the watermark was read, and its rows
-// would then be written a second time. Inserts still running after a minute
-// are killed; what they wrote in part is found by the stored-offsets check.
+// would then be written a second time. An INSERT shared by several
+// partitions (group commit) names them all in its query id and is found for
+// each. Inserts still running after a minute are killed (with the other
+// partitions' rows they carry: those callers get an error and retry); what
+// they wrote in part is found by the stored-offsets check.
 func (c *Client) awaitInflight(ctx context.Context, k partitionKey) error {
-	prefix := inflightPrefix(k)
-	const q = "SELECT count() FROM system.processes WHERE substring(query_id, 1, length(?)) = ?"
+	where, args := inflightWhere(c.cfg.Database, k)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var n uint64
-		if err := c.conn.QueryRow(ctx, q, prefix, prefix).Scan(&n); err != nil {
+		if err := c.conn.QueryRow(ctx, "SELECT count() FROM system.processes WHERE "+where, args...).Scan(&n); err != nil {
 			return fmt.Errorf("inserts in flight for %s/%d: %w", k.topic, k.partition, err)
 		}
 		if n == 0 {
@@ -279,7 +259,7 @@ func (c *Client) awaitInflight(ctx context.Context, k partitionKey) error {
 		}
 		if time.Now().After(deadline) {
 			c.log.Warn("clickhouse: killing inserts still running for the partition", "table", k.table, "topic", k.topic, "partition", k.partition, "count", n)
-			if err := c.conn.Exec(ctx, "KILL QUERY WHERE substring(query_id, 1, length(?)) = ? SYNC", prefix, prefix); err != nil {
+			if err := c.conn.Exec(ctx, "KILL QUERY WHERE "+where+" SYNC", args...); err != nil {
 				return fmt.Errorf("kill inserts in flight for %s/%d: %w", k.topic, k.partition, err)
 			}
 			deadline = time.Now().Add(time.Minute)
@@ -310,6 +290,8 @@ func (c *Client) ForgetWatermark(topic string, partition int32) {
 	delete(c.watermarks, partitionKey{tableAttempts, topic, partition})
 	delete(c.watermarks, partitionKey{tableOutcomes, topic, partition})
 	c.mu.Unlock()
+	c.attempts.forget(topic, partition)
+	c.outcomes.forget(topic, partition)
 }
 
 // afterOffset returns the suffix of ascending rows with offsets above wm.
@@ -318,47 +300,6 @@ func afterOffset(rows []AttemptRow, wm int64) []AttemptRow {
 		if r.Offset > wm {
 			return rows[i:]
 		}
-	}
-	return nil
-}
-
-func (c *Client) sendAttempts(ctx context.Context, rows []AttemptRow) (err error) {
-	batch, err := c.conn.PrepareBatch(ctx, insertAttempts)
-	if err != nil {
-		return fmt.Errorf("prepare: %w", err)
-	}
-	defer func() {
-		if !batch.IsSent() {
-			err = errors.Join(err, batch.Abort())
-		}
-	}()
-	for _, r := range rows {
-		a := r.Attempt
-		var class, label, scope, rule string
-		var local uint8
-		if v := a.Verdict; v != nil {
-			class, label, scope, rule = string(v.Class), string(v.Label), string(v.Scope), v.Rule
-			if v.Local {
-				local = 1
-			}
-		}
-		recipient, domain := recipientOf(a)
-		diagnostic := a.SMTP.Text
-		if diagnostic == "" {
-			diagnostic = a.Diagnostic
-		}
-		if err := batch.Append(
-			a.EventID, dateTime(a.OccurredAt), dateTime(a.SendTime()), recipient, domain, a.CampaignID, a.Tenant,
-			a.Sender, a.MessageID, a.QueueID, a.SendingIP, a.Pool, a.Source.Kind, a.Source.Host,
-			string(a.Outcome), clampU16(a.Attempt), clampU16(a.SMTP.Code), a.SMTP.Enhanced, a.SMTP.Command, a.SMTP.RemoteHost, diagnostic,
-			class, label, scope, rule, local, finite(a.DelaySeconds),
-			r.Topic, r.Partition, r.Offset,
-		); err != nil {
-			return fmt.Errorf("append offset %d: %w", r.Offset, err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("send: %w", err)
 	}
 	return nil
 }
