@@ -82,7 +82,7 @@ func (c Config) WithDefaults() Config {
 		c.CheckpointInterval = time.Minute
 	}
 	if c.BatchBytes == 0 {
-		c.BatchBytes = 4 << 20
+		c.BatchBytes = 1 << 20
 	}
 	if c.ReadAheadBytes == 0 {
 		c.ReadAheadBytes = 2 << 20
