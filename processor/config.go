@@ -35,8 +35,9 @@ type Config struct {
 	CheckpointInterval time.Duration `koanf:"checkpoint_interval"`
 	// BatchBytes ends a batch once its records' keys and values reach
 	// this many bytes, whatever BatchSize allows: with BatchSize it bounds
-	// the memory a partition worker holds, records and all they become.
-	// Default 4 MiB.
+	// the memory a partition worker holds, records and all they become (a
+	// member draining a backlog of 1M records peaked at 393 MiB RSS with
+	// 1 MiB, 533 MiB with 2 MiB, 716 MiB with 4 MiB). Default 1 MiB.
 	BatchBytes int `koanf:"batch_bytes"`
 	// ReadAheadBytes bounds what each partition's reader fetches ahead of
 	// the batch being processed, so that memory stays flat however long
