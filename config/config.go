@@ -132,7 +132,7 @@ func defaults() map[string]any {
 		"pipeline.checkpoint_interval":  "1m",
 		"pipeline.attempts_encoding":    "binary",
 		"pipeline.read_ahead_bytes":     2 << 20,
-		"pipeline.batch_bytes":          1 << 20,
+		"pipeline.batch_bytes":          4 << 20,
 		"pipeline.guard.disabled":       false,
 		"pipeline.guard.window":         "15m",
 		"pipeline.guard.min_recipients": guard.DefaultMinRecipients,
