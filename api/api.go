@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,6 +37,7 @@ type Suppressions interface {
 //	GET /v1/dashboard/alerts          latest state per alert
 //	GET /v1/dashboard/suppressions    recent suppression records
 //	GET /v1/dashboard/filters         campaigns and domains with sends in the range
+//	GET /debug/pprof/                 Go's runtime profiles, only WithPprof(true) (http.pprof)
 //
 // The dashboard endpoints take from, to (RFC 3339; to defaults to now), range
 // (7d, 24h: from = to - range when from is absent; default 7d), campaign,
@@ -50,6 +52,9 @@ func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, lo
 	mux := http.NewServeMux()
 	(&dashboard{ch: o.ch, now: o.now}).routes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if o.pprof {
+		profiles(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -89,14 +94,32 @@ func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, lo
 type Option func(*options)
 
 type options struct {
-	ch  *clickhouse.Client
-	now func() time.Time
+	ch    *clickhouse.Client
+	now   func() time.Time
+	pprof bool
 }
 
 // WithDashboard makes the dashboard read ch. Without it, or with a nil ch
 // (a member running only the ingest stage), the page is served and its
 // endpoints answer 503.
 func WithDashboard(ch *clickhouse.Client) Option { return func(o *options) { o.ch = ch } }
+
+// WithPprof serves net/http/pprof under /debug/pprof/ when on: the index,
+// the named profiles (heap, goroutine, allocs, block, mutex, threadcreate),
+// cmdline, profile (CPU, ?seconds=N), symbol and trace. Off, those paths
+// are 404.
+func WithPprof(on bool) Option { return func(o *options) { o.pprof = on } }
+
+// profiles mounts net/http/pprof's handlers on mux. pprof.Index serves the
+// named profiles below /debug/pprof/ as well as the index itself.
+func profiles(mux *http.ServeMux) {
+	// Any method, as net/http/pprof registers them: symbol takes POST.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+}
 
 // WithClock sets the clock the dashboard's default time range ends at.
 func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }

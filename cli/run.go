@@ -147,7 +147,7 @@ func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (
 		}
 		n.ln = ln
 		n.srv = &http.Server{
-			Handler:           api.Handler(reg, n.view, n.ready, e.log, api.WithDashboard(e.ch)),
+			Handler:           api.Handler(reg, n.view, n.ready, e.log, api.WithDashboard(e.ch), api.WithPprof(cfg.HTTP.Pprof)),
 			ReadHeaderTimeout: 10 * time.Second,
 		}
 	}

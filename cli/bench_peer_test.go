@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/schemas"
+)
+
+// The peer's JSON rows carry every column of the attempts table that has no
+// DEFAULT, by its name: the Kafka engine skips unknown fields silently.
+func TestPeerRowColumns(t *testing.T) {
+	ddl, err := schemas.ClickHouse.ReadFile("clickhouse/001_attempts.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(ddl)
+	body = body[strings.Index(body, "(")+1 : strings.Index(body, "\nENGINE")]
+	col := regexp.MustCompile(`^\s+([a-z_]+)\s+(.*)$`)
+	var want []string
+	for _, line := range strings.Split(body, "\n") {
+		m := col.FindStringSubmatch(line)
+		if m == nil || strings.Contains(m[2], "DEFAULT") {
+			continue
+		}
+		want = append(want, m[1])
+	}
+	b, err := json.Marshal(peerRowOf(&event.Attempt{Recipient: "A@Example.com"}, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row map[string]any
+	if err := json.Unmarshal(b, &row); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for k := range row {
+		got = append(got, k)
+	}
+	sort.Strings(got)
+	sort.Strings(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("peer row fields\n got %v\nwant %v", got, want)
+	}
+	if row["recipient"] != "a@example.com" || row["recipient_domain"] != "example.com" || row["src_offset"] != 7.0 {
+		t.Errorf("row %s", b)
+	}
+}
+
+func TestFitRate(t *testing.T) {
+	// 2 s of start-up, then 50,000 rows/s.
+	runs := []peerRun{
+		{rows: 10000, took: 2200 * time.Millisecond},
+		{rows: 50000, took: 3 * time.Second},
+		{rows: 100000, took: 4 * time.Second},
+	}
+	rate, startup := fitRate(runs)
+	if rate < 49999 || rate > 50001 || startup < 1999*time.Millisecond || startup > 2001*time.Millisecond {
+		t.Errorf("rate %.0f startup %s, want 50000 and 2s", rate, startup)
+	}
+	if rate, _ := fitRate(runs[:1]); rate != 0 {
+		t.Errorf("one run gave a rate %.0f", rate)
+	}
+}
+
+func TestProcCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	tick := clockTick()
+	if tick <= 0 || tick > time.Second {
+		t.Fatalf("clock tick %s", tick)
+	}
+	before, err := procCPU("self", tick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(100 * time.Millisecond); time.Now().Before(end); {
+	}
+	after, err := procCPU("self", tick)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before < 50*time.Millisecond {
+		t.Errorf("100 ms of spinning read as %s of CPU", after-before)
+	}
+}
