@@ -264,13 +264,12 @@ func (r *JSON) Null() bool {
 	return false
 }
 
-// Object starts reading an object value. It returns true when the object
-// has a first member: read its key with Key, its value with any read, then
-// call More. A null, an empty object or a value of another type (recorded
-// as a mismatch) returns false, having been read.
-func (r *JSON) Object() bool {
+// open enters a container that starts with c ('{' or '['), past its opening
+// byte and the white space after it. A null, the end of input or a value of
+// another type (a mismatch naming want) is read and returns false.
+func (r *JSON) open(c byte, want string) bool {
 	switch r.Peek() {
-	case '{':
+	case c:
 	case 'n':
 		r.skip()
 		return false
@@ -278,7 +277,7 @@ func (r *JSON) Object() bool {
 		r.fail("looking for beginning of value")
 		return false
 	default:
-		r.Mismatch("object")
+		r.Mismatch(want)
 		return false
 	}
 	if r.depth++; r.depth > maxJSONDepth {
@@ -286,6 +285,17 @@ func (r *JSON) Object() bool {
 		return false
 	}
 	r.i = skipWS(r.b, r.i+1)
+	return true
+}
+
+// Object starts reading an object value. It returns true when the object
+// has a first member: read its key with Key, its value with any read, then
+// call More. A null, an empty object or a value of another type (recorded
+// as a mismatch) returns false, having been read.
+func (r *JSON) Object() bool {
+	if !r.open('{', "object") {
+		return false
+	}
 	if r.i < len(r.b) {
 		switch r.b[r.i] {
 		case '}':
@@ -357,23 +367,9 @@ func (r *JSON) Key() []byte {
 // empty array or a value of another type (a mismatch) returns false,
 // having been read.
 func (r *JSON) Array() bool {
-	switch r.Peek() {
-	case '[':
-	case 'n':
-		r.skip()
-		return false
-	case 0:
-		r.fail("looking for beginning of value")
-		return false
-	default:
-		r.Mismatch("array")
+	if !r.open('[', "array") {
 		return false
 	}
-	if r.depth++; r.depth > maxJSONDepth {
-		r.fail("exceeded max depth")
-		return false
-	}
-	r.i = skipWS(r.b, r.i+1)
 	if r.i < len(r.b) && r.b[r.i] == ']' {
 		r.i++
 		r.depth--
