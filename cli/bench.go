@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -38,6 +39,8 @@ func benchCmd(ctx context.Context, io IO, args []string) error {
 	large := fs.Bool("large", false, fmt.Sprintf("the scaling check: %d recipients, about 1M records", largeRecipients))
 	seed := fs.Int64("seed", 1, "seed of the generated stream")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the end-to-end run to this file")
+	memprofile := fs.String("memprofile", "", "write an allocation profile of the end-to-end run to this file")
+	withPeer := fs.Bool("peer", true, "measure ClickHouse's Kafka engine too (most of the bench's time); --peer=false for quick comparisons")
 	cfg, err := load(fs, args, io)
 	if err != nil {
 		return err
@@ -68,7 +71,13 @@ func benchCmd(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	meter := newCPUMeter(cfg.ClickHouse.Addr)
-	fmt.Fprintf(out, "cpu: of this process (the pipeline and the embedded broker) and of the ClickHouse server: %s\n", meter.chWhy)
+	bp, err := startBrokerProcess(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer bp.close()
+	meter.brokerPID = bp.pid()
+	fmt.Fprintf(out, "cpu: of this process (the pipeline alone), of the broker (pid %d, `bounced broker` on %s) and of the ClickHouse server: %s\n", bp.pid(), bp.addr, meter.chWhy)
 	fmt.Fprintf(out, "machine: %d CPUs, load average %s%s\n", runtime.NumCPU(), loadAverage(), meter.idle(ctx, time.Second))
 
 	n, err := startFresh(ctx, cfg, io)
@@ -105,6 +114,11 @@ func benchCmd(ctx context.Context, io IO, args []string) error {
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
+	if *memprofile != "" {
+		if err := writeAllocs(*memprofile); err != nil {
+			return err
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -128,18 +142,21 @@ func benchCmd(ctx context.Context, io IO, args []string) error {
 	insert := float64(inserted) / insertTook.Seconds()
 
 	// 4. The peer: ClickHouse's Kafka engine on the same attempts.
-	settle(ctx, conn)
-	peer, peerErr := benchPeer(ctx, n, cfg, conn, attempts, meter, out)
-	if peerErr != nil && ctx.Err() != nil {
-		return ctx.Err()
+	peer, peerErr := peerResult{}, errors.New("not measured (--peer=false)")
+	if *withPeer {
+		settle(ctx, conn)
+		peer, peerErr = benchPeer(ctx, n, cfg, conn, attempts, meter, out)
+		if peerErr != nil && ctx.Err() != nil {
+			return ctx.Err()
+		}
 	}
 
 	row := func(name string, rate, secs float64, cpu cpuUse, recs int) {
-		fmt.Fprintf(out, "%-58s %10.0f %8.2f %10s %10s\n", name, rate, secs,
-			perRecord(cpu.self, cpu.selfOK, recs), perRecord(cpu.ch, cpu.chOK, recs))
+		fmt.Fprintf(out, "%-58s %10.0f %8.2f %10s %10s %10s\n", name, rate, secs,
+			perRecord(cpu.self, cpu.selfOK, recs), perRecord(cpu.ch, cpu.chOK, recs), perRecord(cpu.broker, cpu.brokerOK, recs))
 	}
-	fmt.Fprintf(out, "\n%-58s %10s %8s %21s\n", "", "", "", "cpu us/record")
-	fmt.Fprintf(out, "%-58s %10s %8s %10s %10s\n", "measure", "records/s", "seconds", "bounced", "clickhouse")
+	fmt.Fprintf(out, "\n%-58s %10s %8s %32s\n", "", "", "", "cpu us/record")
+	fmt.Fprintf(out, "%-58s %10s %8s %10s %10s %10s\n", "measure", "records/s", "seconds", "bounced", "clickhouse", "broker")
 	row("produce (kafka-go writer, acks=all)", float64(records)/produceTook.Seconds(), produceTook.Seconds(), produceCPU, records)
 	row("end to end (both stages, Kafka + ClickHouse outputs)", e2e, e2eTook.Seconds(), e2eCPU, records)
 	row("raw kafka-go consume of the input", consume, consumeTook.Seconds(), consumeCPU, consumed)
@@ -322,4 +339,18 @@ func histogram2(n *node, name, stage, step string) (uint64, float64) {
 		}
 	}
 	return 0, 0
+}
+
+// writeAllocs writes the allocations since the start of the process (the
+// generated stream's among them; the end-to-end run's dominate).
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

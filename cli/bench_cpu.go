@@ -17,18 +17,19 @@ import (
 
 // cpuMeter reads the CPU time (user + system) of this process and of the
 // ClickHouse server from /proc, so the bench can divide each by the records
-// a measure moved. This process includes the embedded broker: bench runs it
-// in-process, as `bounced run` does without kafka.brokers.
+// a measure moved, and that of the broker the bench runs as a child process
+// (brokerProc): production runs brokers apart from its members.
 type cpuMeter struct {
-	chPID int    // 0 when the server's CPU cannot be read
-	chWhy string // what chPID is, or why there is none
-	tick  time.Duration
+	chPID     int    // 0 when the server's CPU cannot be read
+	chWhy     string // what chPID is, or why there is none
+	brokerPID int    // 0 when the broker runs in this process
+	tick      time.Duration
 }
 
 // cpuUse is CPU time consumed so far, or between two readings.
 type cpuUse struct {
-	self, ch     time.Duration
-	selfOK, chOK bool
+	self, ch, broker       time.Duration
+	selfOK, chOK, brokerOK bool
 }
 
 func newCPUMeter(chAddr string) cpuMeter {
@@ -50,6 +51,11 @@ func (m cpuMeter) now() cpuUse {
 	if m.chPID > 0 {
 		if d, err := procCPU(strconv.Itoa(m.chPID), m.tick); err == nil {
 			u.ch, u.chOK = d, true
+		}
+	}
+	if m.brokerPID > 0 {
+		if d, err := procCPU(strconv.Itoa(m.brokerPID), m.tick); err == nil {
+			u.broker, u.brokerOK = d, true
 		}
 	}
 	return u
@@ -88,11 +94,17 @@ func loadAverage() string {
 
 // since is the CPU used from start to u.
 func (u cpuUse) since(start cpuUse) cpuUse {
-	return cpuUse{self: u.self - start.self, ch: u.ch - start.ch, selfOK: u.selfOK && start.selfOK, chOK: u.chOK && start.chOK}
+	return cpuUse{
+		self: u.self - start.self, ch: u.ch - start.ch, broker: u.broker - start.broker,
+		selfOK: u.selfOK && start.selfOK, chOK: u.chOK && start.chOK, brokerOK: u.brokerOK && start.brokerOK,
+	}
 }
 
 func (u cpuUse) add(v cpuUse) cpuUse {
-	return cpuUse{self: u.self + v.self, ch: u.ch + v.ch, selfOK: u.selfOK && v.selfOK, chOK: u.chOK && v.chOK}
+	return cpuUse{
+		self: u.self + v.self, ch: u.ch + v.ch, broker: u.broker + v.broker,
+		selfOK: u.selfOK && v.selfOK, chOK: u.chOK && v.chOK, brokerOK: u.brokerOK && v.brokerOK,
+	}
 }
 
 // perRecord formats d per record in microseconds, one decimal.

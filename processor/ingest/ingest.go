@@ -163,33 +163,41 @@ func compileSchema(text []byte) (*jsonschema.Schema, error) {
 // fields and verdict, or a *RecordError.
 func (in *Ingester) Decode(raw []byte) (event.Attempt, error) {
 	var a event.Attempt
+	err := in.DecodeInto(raw, &a)
+	return a, err
+}
+
+// DecodeInto is Decode into *a, which it resets first: a session decodes
+// every canonical record into the same attempt instead of allocating one.
+func (in *Ingester) DecodeInto(raw []byte, a *event.Attempt) error {
+	*a = event.Attempt{}
 	if len(raw) > in.cfg.MaxRecordBytes {
-		return a, refuse(ReasonTooLarge, "record is %d bytes, more than ingest.max_record_bytes (%d)", len(raw), in.cfg.MaxRecordBytes)
+		return refuse(ReasonTooLarge, "record is %d bytes, more than ingest.max_record_bytes (%d)", len(raw), in.cfg.MaxRecordBytes)
 	}
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
-		return a, refuse(ReasonEmpty, "record is empty")
+		return refuse(ReasonEmpty, "record is empty")
 	}
 	if raw[0] != '{' {
-		return a, refuse(ReasonJSON, "record is not a JSON object (starts with %q)", clip(string(raw[:min(len(raw), 16)])))
+		return refuse(ReasonJSON, "record is not a JSON object (starts with %q)", clip(string(raw[:min(len(raw), 16)])))
 	}
 	if in.schema != nil {
 		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
 		if err != nil {
-			return a, refuse(ReasonJSON, "%v", err)
+			return refuse(ReasonJSON, "%v", err)
 		}
 		if err := in.schema.Validate(doc); err != nil {
-			return a, &RecordError{Reason: ReasonSchema, Err: schemaError(err)}
+			return &RecordError{Reason: ReasonSchema, Err: schemaError(err)}
 		}
 	}
-	if err := decodeAttempt(raw, &a); err != nil {
+	if err := decodeAttempt(raw, a); err != nil {
 		var te *time.ParseError
 		if errors.As(err, &te) {
-			return a, refuse(ReasonTime, "%v", err)
+			return refuse(ReasonTime, "%v", err)
 		}
-		return a, refuse(ReasonJSON, "%v", err)
+		return refuse(ReasonJSON, "%v", err)
 	}
-	return a, in.Complete(&a)
+	return in.Complete(a)
 }
 
 // Complete checks an attempt that came from any decoder and fills in its

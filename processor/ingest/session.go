@@ -101,6 +101,7 @@ type Session struct {
 	in       *Ingester
 	pinned   string
 	adapters map[string]Adapter
+	one      [1]event.Attempt // what a canonical record decodes into
 }
 
 // NewSession starts decoding the records of topic, whose format is pinned
@@ -117,7 +118,8 @@ func (in *Ingester) NewSession(topic string) *Session {
 // identified, classified). A record can yield several attempts (one per
 // recipient) and some of them can be refused: then the good ones are
 // returned together with the error, and the caller dead-letters the record
-// while keeping the good attempts.
+// while keeping the good attempts. The attempts are valid until the next
+// call: a canonical record is decoded into the session's own attempt.
 func (s *Session) Decode(value []byte, received time.Time) (attempts []event.Attempt, skip string, err error) {
 	rec, err := raw.Unwrap(s.in.rawCfg, value, received)
 	if err != nil {
@@ -130,11 +132,10 @@ func (s *Session) Decode(value []byte, received time.Time) (attempts []event.Att
 		}
 	}
 	if format == FormatCanonical {
-		a, err := s.in.Decode(rec.Payload)
-		if err != nil {
+		if err := s.in.DecodeInto(rec.Payload, &s.one[0]); err != nil {
 			return nil, "", err
 		}
-		return []event.Attempt{a}, "", nil
+		return s.one[:], "", nil
 	}
 	ad, err := s.adapter(format)
 	if err != nil {

@@ -37,7 +37,7 @@ import (
 const recentWindow = 2 * time.Second
 
 // maxFreeBufs bounds the column buffers a committer keeps between INSERTs.
-const maxFreeBufs = 4
+const maxFreeBufs = 2
 
 type topicPartition struct {
 	topic     string
