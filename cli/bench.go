@@ -108,9 +108,12 @@ func benchCmd(ctx context.Context, io IO, args []string) error {
 			return err
 		}
 	}
+	var ms0, ms1 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	cpu0 = meter.now()
 	e2eTook, err := runUntilDrained(ctx, n, nil)
 	e2eCPU := meter.now().since(cpu0)
+	runtime.ReadMemStats(&ms1)
 	if *cpuprofile != "" {
 		pprof.StopCPUProfile()
 	}
@@ -172,6 +175,8 @@ func benchCmd(ctx context.Context, io IO, args []string) error {
 	} else {
 		fmt.Fprintf(out, "%-58s %10s\n  %v\n", "clickhouse kafka engine -> MergeTree (JSONEachRow)", "n/a", peerErr)
 	}
+	fmt.Fprintf(out, "end to end: %.0f bytes and %.1f allocations per record on the Go heap, %d GC cycles\n",
+		float64(ms1.TotalAlloc-ms0.TotalAlloc)/float64(records), float64(ms1.Mallocs-ms0.Mallocs)/float64(records), ms1.NumGC-ms0.NumGC)
 	for _, st := range []string{"ingest", "decide"} {
 		count, sum := histogram(n, "bounced_flush_seconds", "stage", st)
 		if count > 0 {

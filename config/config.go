@@ -121,6 +121,7 @@ func defaults() map[string]any {
 		"clickhouse.max_conns":                clickhouse.DefaultMaxConns,
 		"clickhouse.retention":                "400d",
 		"clickhouse.insert_linger":            clickhouse.DefaultInsertLinger.String(),
+		"clickhouse.compression":              clickhouse.CompressionAuto,
 
 		"pipeline.stage":                "all",
 		"pipeline.ingest_group":         "bounced-ingest",

@@ -678,6 +678,8 @@ func TestConfigValidate(t *testing.T) {
 		{clickhouse.Config{InsertLinger: time.Second}, ""},
 		{clickhouse.Config{InsertLinger: clickhouse.MaxInsertLinger + 1}, "clickhouse.insert_linger"},
 		{clickhouse.Config{TLSInsecureSkipVerify: true}, "clickhouse.tls_insecure_skip_verify"},
+		{clickhouse.Config{Compression: "zstd"}, ""},
+		{clickhouse.Config{Compression: "gzip"}, "clickhouse.compression"},
 	} {
 		err := tc.cfg.Validate()
 		switch {

@@ -167,7 +167,7 @@ func options(cfg Config, database string, settings ch.Settings) *ch.Options {
 		DialTimeout:  cfg.DialTimeout,
 		MaxOpenConns: cfg.MaxConns,
 		MaxIdleConns: cfg.MaxConns,
-		Compression:  &ch.Compression{Method: ch.CompressionLZ4},
+		Compression:  cfg.compression(),
 		ClientInfo: ch.ClientInfo{
 			Products: []struct{ Name, Version string }{{Name: "bounced", Version: "1"}},
 		},

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 )
 
 // Defaults applied to zero fields of Config.
@@ -78,7 +80,20 @@ type Config struct {
 	// migrations. Rollups are kept. 0 keeps everything (the zero value);
 	// bounced's configuration default is DefaultRetention.
 	Retention time.Duration `koanf:"retention"`
+	// Compression of the native protocol's data blocks: "lz4", "zstd",
+	// "none", or "auto" (the default): none when Addr is a loopback
+	// address, where compressing costs both ends CPU and saves no network,
+	// lz4 otherwise.
+	Compression string `koanf:"compression"`
 }
+
+// Compression methods (Config.Compression).
+const (
+	CompressionAuto = "auto"
+	CompressionNone = "none"
+	CompressionLZ4  = "lz4"
+	CompressionZSTD = "zstd"
+)
 
 // dbName is what ClickHouse accepts unquoted; anything else is more likely a
 // typo than an intended name, and it keeps the DDL free of quoting rules.
@@ -119,6 +134,11 @@ func (c Config) Validate() error {
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("clickhouse.max_conns: %d is negative", c.MaxConns))
 	}
+	switch c.Compression {
+	case "", CompressionAuto, CompressionNone, CompressionLZ4, CompressionZSTD:
+	default:
+		errs = append(errs, fmt.Errorf("clickhouse.compression: %q: use auto, none, lz4 or zstd", c.Compression))
+	}
 	if c.TLSInsecureSkipVerify && !c.TLS {
 		errs = append(errs, errors.New("clickhouse.tls_insecure_skip_verify: set without clickhouse.tls"))
 	}
@@ -148,7 +168,29 @@ func (c Config) withDefaults() Config {
 	if c.InsertLinger == 0 {
 		c.InsertLinger = DefaultInsertLinger
 	}
+	if c.Compression == "" {
+		c.Compression = CompressionAuto
+	}
 	return c
+}
+
+// compression is the method Compression names, auto resolved against Addr.
+func (c Config) compression() *ch.Compression {
+	switch c.Compression {
+	case CompressionNone:
+		return nil
+	case CompressionZSTD:
+		return &ch.Compression{Method: ch.CompressionZSTD}
+	case CompressionLZ4:
+		return &ch.Compression{Method: ch.CompressionLZ4}
+	}
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err == nil {
+		if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+			return nil
+		}
+	}
+	return &ch.Compression{Method: ch.CompressionLZ4}
 }
 
 // LogValue implements slog.LogValuer so a logged Config never shows the password.

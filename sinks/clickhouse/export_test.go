@@ -22,3 +22,13 @@ func InflightWhere(database, table, topic string, partition int32) (string, []an
 }
 
 func AppendSendKey(dst []byte, a *event.Attempt) []byte { return appendSendKey(dst, a) }
+
+// CompressionOf is the method a Config's compression setting resolves to
+// ("none" when the blocks go uncompressed).
+func CompressionOf(c Config) string {
+	m := c.withDefaults().compression()
+	if m == nil {
+		return CompressionNone
+	}
+	return m.Method.String()
+}
