@@ -133,6 +133,10 @@ type Clients struct {
 	Brokers   []string
 	Dialer    *kafka.Dialer
 	Transport *kafka.Transport
+	// MaxMessageBytes bounds the produce batches of the writers it makes:
+	// a broker measures a whole batch against a topic's max.message.bytes.
+	// 0 means Kafka's default, 1 MiB.
+	MaxMessageBytes int
 }
 
 // Connect builds the kafka-go dialer and transport for brokers (the

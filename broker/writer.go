@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/bounced-dev/bounced/topics"
 )
 
 // NewWriter returns the synchronous, acks=all writer bounced produces keyed
@@ -18,6 +20,16 @@ func (c *Clients) NewPartitionWriter() *kafka.Writer {
 	return c.writer(kafka.BalancerFunc(func(m kafka.Message, _ ...int) int { return m.Partition }))
 }
 
+// NewInputWriter is NewWriter for records bound for input topics, whose
+// limits are the shipper's, not kafka.max_message_bytes: the demo, the
+// bench and tests produce oversized records on purpose, for the broker or
+// stage 1 to refuse.
+func (c *Clients) NewInputWriter() *kafka.Writer {
+	w := c.writer(&kafka.Murmur2Balancer{})
+	w.BatchBytes = 16 << 20
+	return w
+}
+
 func (c *Clients) writer(b kafka.Balancer) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(c.Brokers...),
@@ -29,7 +41,7 @@ func (c *Clients) writer(b kafka.Balancer) *kafka.Writer {
 		// flush, 15% of all bytes allocated in `bounced bench`. A flush
 		// larger than this goes as several requests.
 		BatchSize:    1000,
-		BatchBytes:   16 << 20,
+		BatchBytes:   int64(topics.BatchBudget(c.MaxMessageBytes)),
 		BatchTimeout: 2 * time.Millisecond,
 		MaxAttempts:  3,
 		WriteTimeout: 30 * time.Second,

@@ -50,7 +50,7 @@ func startFresh(ctx context.Context, cfg *config.Config, io IO) (*node, error) {
 // produce writes the records to the first input topic, keyed by MTA host as
 // a shipper would key them.
 func produce(ctx context.Context, n *node, recs []demo.Record) error {
-	w := n.e.conn.NewWriter()
+	w := n.e.conn.NewInputWriter()
 	defer w.Close()
 	topic := n.e.cfg.Kafka.Topics.WithDefaults().Input[0]
 	const chunk = 5000

@@ -77,6 +77,7 @@ func newEnv(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (*en
 		e.close()
 		return nil, err
 	}
+	conn.MaxMessageBytes = cfg.Kafka.Topics.WithDefaults().MaxMessageBytes
 	e.conn = conn
 	opts, err := cfg.Kafka.Conn.Kgo(brokers)
 	if err != nil {

@@ -1,10 +1,13 @@
 package processor_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -117,7 +120,7 @@ func (m *member) halt(t *testing.T) {
 
 func (r *rig) produce(t *testing.T, recs []demo.Record) {
 	t.Helper()
-	w := r.conn.NewWriter()
+	w := r.conn.NewInputWriter()
 	defer w.Close()
 	msgs := make([]kafka.Message, len(recs))
 	for i, rec := range recs {
@@ -456,5 +459,57 @@ func TestEngineGuard(t *testing.T) {
 	r.drained(t)
 	if held, suppressed, _ = status(); held != 0 || suppressed != 600 {
 		t.Fatalf("after release: %d held, %d suppressed; want 600 suppressed", held, suppressed)
+	}
+}
+
+// TestEnginePoisonRecord: a record well under ingest.max_record_bytes whose
+// attempt grows past the attempts topic's 1 MiB max.message.bytes (JSON
+// escapes each '<' as six bytes) goes to the DLQ with its reason, and the
+// records around it, in the same input partition, are processed: nothing
+// stalls.
+func TestEnginePoisonRecord(t *testing.T) {
+	r := newRig(t)
+	stream := tinyStream(t, 11)
+	meta := map[string]string{}
+	for i := range 64 {
+		meta[fmt.Sprintf("k%02d", i)] = strings.Repeat("<", 4096)
+	}
+	ev := map[string]any{
+		"event_id": "poison-1", "occurred_at": "2026-10-01T10:00:00Z", "recipient": "poison@example.com",
+		"outcome": "bounced", "source": map[string]any{"kind": "test", "host": "mta1"},
+		"smtp":     map[string]any{"code": 550, "enhanced": "5.1.1", "text": "550 5.1.1 user unknown"},
+		"metadata": meta,
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as a shipper writes it: '<' is one byte here
+	if err := enc.Encode(ev); err != nil {
+		t.Fatal(err)
+	}
+	poison := bytes.TrimSpace(buf.Bytes())
+	if len(poison) >= ingest.DefaultMaxRecordBytes || len(poison) < 200<<10 {
+		t.Fatalf("poison record is %d bytes; want it large but under ingest.max_record_bytes", len(poison))
+	}
+	mid := len(stream.Records) / 2
+	recs := slices.Concat(stream.Records[:mid], []demo.Record{{Host: stream.Records[mid].Host, Value: poison}}, stream.Records[mid:])
+	stream.Truth.Bad++
+
+	cfg := testConfig()
+	cfg.AttemptsEncoding = topics.EncodingJSON
+	m := r.start(t, cfg, t.TempDir())
+	r.produce(t, recs)
+	r.drained(t)
+	m.halt(t)
+	r.assertTruth(t, stream)
+
+	var reasons []string
+	r.scan(t, r.tc.DLQ, func(m kafka.Message) {
+		// The DLQ keeps the first DLQMaxBytes of a record.
+		if len(m.Value) > 0 && bytes.HasPrefix(poison, m.Value) && topics.Header(&m, topics.HeaderSize) == strconv.Itoa(len(poison)) {
+			reasons = append(reasons, topics.Header(&m, topics.HeaderReason))
+		}
+	})
+	if len(reasons) != 1 || reasons[0] != ingest.ReasonAttemptTooLarge {
+		t.Errorf("poison record in the DLQ with reasons %q, want once with %q", reasons, ingest.ReasonAttemptTooLarge)
 	}
 }

@@ -2,6 +2,7 @@ package processor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -42,50 +43,103 @@ func (s *ingestStage) work(gctx context.Context, o *owner, offset int64) {
 		step := w.stepTimer("ingest")
 		out := w.fold(msgs)
 		step("process")
-		return w.flush(ctx, out, msgs[len(msgs)-1].Offset+1, step)
+		return w.flush(ctx, msgs, out, msgs[len(msgs)-1].Offset+1, step)
 	})
 }
 
-// ingested is what one batch of input records produces.
+// ingested is what one batch of input records produces: attempts[i] came
+// from the input record at from[i].
 type ingested struct {
 	attempts []kafka.Message
+	from     []int
 	dead     []kafka.Message
 }
 
-// fold decodes a batch through the partition's session.
+// fold decodes a batch through the partition's session. An input record
+// with any refusal (its own, or an attempt that would not fit in the
+// attempts topic) goes to the DLQ once, with every reason; its other
+// attempts still go on.
 func (w *ingestWorker) fold(msgs []kafka.Message) ingested {
-	out := ingested{attempts: make([]kafka.Message, 0, len(msgs))}
+	out := ingested{attempts: make([]kafka.Message, 0, len(msgs)), from: make([]int, 0, len(msgs))}
+	limit := w.topics.MaxMessageBytes
 	for i := range msgs {
 		m := &msgs[i]
 		atts, skip, err := w.sess.Decode(m.Value, m.Time)
 		if skip != "" {
 			w.m.Skipped.WithLabelValues(skip).Inc()
 		}
-		if err != nil {
-			out.dead = append(out.dead, w.dead(w.topics.DLQ, "ingest", m, err))
-		}
+		errs := []error{err}
 		for j := range atts {
 			a := &atts[j]
 			msg, err := topics.AttemptMessage(w.topics.Attempts, a, topics.FormatSource(w.o.topic, w.o.partition, m.Offset, j), w.cfg.AttemptsEncoding)
+			if err == nil && !topics.Fits(msg, limit) {
+				err = &ingest.RecordError{Reason: ingest.ReasonAttemptTooLarge, Err: fmt.Errorf(
+					"attempt %d for %s encodes to %d bytes, more than the attempts topic takes (kafka.max_message_bytes %d)", j, a.RecipientNorm, topics.Size(msg), limit)}
+			}
 			if err != nil {
-				out.dead = append(out.dead, w.dead(w.topics.DLQ, "ingest", m, err))
+				errs = append(errs, err)
 				continue
 			}
 			if a.Verdict != nil {
 				w.m.Classified.WithLabelValues(string(a.Verdict.Class), string(a.Verdict.Label)).Inc()
 			}
 			out.attempts = append(out.attempts, msg)
+			out.from = append(out.from, i)
+		}
+		if err := errors.Join(errs...); err != nil {
+			out.dead = append(out.dead, w.dead(w.topics.DLQ, "ingest", m, firstReason(errs, err)))
 		}
 	}
 	return out
 }
 
+// firstReason is joined with the reason of the first refusal in errs, so
+// that a record refused for several reasons is counted under one.
+func firstReason(errs []error, joined error) error {
+	for _, e := range errs {
+		var re *ingest.RecordError
+		if errors.As(e, &re) {
+			return &ingest.RecordError{Reason: re.Reason, Err: joined}
+		}
+	}
+	return joined
+}
+
+// unwritable moves the attempts a broker refused for good (bad holds their
+// indexes) out of the batch, and their input records to the DLQ.
+func (out *ingested) unwritable(w *ingestWorker, msgs []kafka.Message, bad map[int]error) {
+	keep, from := out.attempts[:0], out.from[:0]
+	deadFrom := map[int]bool{}
+	for i, a := range out.attempts {
+		err, refused := bad[i]
+		if !refused {
+			keep, from = append(keep, a), append(from, out.from[i])
+			continue
+		}
+		if src := out.from[i]; !deadFrom[src] {
+			deadFrom[src] = true
+			re := &ingest.RecordError{Reason: ingest.ReasonUnwritable, Err: fmt.Errorf("the broker refused its attempt: %w", err)}
+			out.dead = append(out.dead, w.dead(w.topics.DLQ, "ingest", &msgs[src], re))
+		}
+	}
+	out.attempts, out.from = keep, from
+}
+
 // flush makes a batch durable: the attempts, then the records refused, then
 // the offset. A crash in between replays the batch; stage 2 recognises the
 // attempts produced again by their source position.
-func (w *ingestWorker) flush(ctx context.Context, out ingested, next int64, step func(string)) error {
-	if err := w.write(ctx, w.o, "ingest", "attempts", w.out, out.attempts); err != nil {
-		return err
+func (w *ingestWorker) flush(ctx context.Context, msgs []kafka.Message, out ingested, next int64, step func(string)) error {
+	for {
+		err := w.writeOrRefuse(ctx, w.o, "ingest", "attempts", w.out, out.attempts)
+		var uw *unwritableError
+		if !errors.As(err, &uw) {
+			if err != nil {
+				return err
+			}
+			break
+		}
+		w.log.Error("the broker refused attempts for good; their input records go to the DLQ", "topic", w.o.topic, "partition", w.o.partition, "records", len(uw.bad), "err", uw)
+		out.unwritable(w, msgs, uw.bad)
 	}
 	if err := w.write(ctx, w.o, "ingest", "dlq", w.out, out.dead); err != nil {
 		return err

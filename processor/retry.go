@@ -18,7 +18,8 @@ func retry(ctx context.Context, log *slog.Logger, onRetry func(), what string, f
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, errFenced) {
+		var uw *unwritableError
+		if errors.Is(err, errFenced) || errors.As(err, &uw) {
 			return fmt.Errorf("%s: %w", what, err)
 		}
 		if ctx.Err() != nil {
@@ -34,6 +35,19 @@ func retry(ctx context.Context, log *slog.Logger, onRetry func(), what string, f
 		backoff = min(backoff*2, 10*time.Second)
 	}
 }
+
+// unwritableError names the records of a write that no retry can get
+// written; retry gives up on it at once.
+type unwritableError struct {
+	bad map[int]error // by index in the write
+	err error
+}
+
+func (e *unwritableError) Error() string {
+	return fmt.Sprintf("%d records can never be written: %v", len(e.bad), e.err)
+}
+
+func (e *unwritableError) Unwrap() error { return e.err }
 
 // flushContext is the context a worker flushes under: not the generation's
 // (a flush that the revocation cancels half-way would waste the batch), but

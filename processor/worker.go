@@ -149,12 +149,56 @@ func (b *base) leased(ctx context.Context, o *owner, stage, step string, bounded
 }
 
 // write produces msgs with w under the member's lease; a write that the
-// lease's end would outlive is cut off.
+// lease's end would outlive is cut off. It retries until the records are
+// written: bounced's own outputs are bounded well below the topics' limits.
 func (b *base) write(ctx context.Context, o *owner, stage, step string, w *kafka.Writer, msgs []kafka.Message) error {
+	return b.produce(ctx, o, stage, step, w, msgs, false)
+}
+
+// writeOrRefuse is write for records that can go to the DLQ instead: a
+// record no retry can get written ends it with an *unwritableError.
+func (b *base) writeOrRefuse(ctx context.Context, o *owner, stage, step string, w *kafka.Writer, msgs []kafka.Message) error {
+	return b.produce(ctx, o, stage, step, w, msgs, true)
+}
+
+func (b *base) produce(ctx context.Context, o *owner, stage, step string, w *kafka.Writer, msgs []kafka.Message, refuse bool) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return b.leased(ctx, o, stage, step, true, func(ctx context.Context) error { return w.WriteMessages(ctx, msgs...) })
+	return b.leased(ctx, o, stage, step, true, func(ctx context.Context) error {
+		err := w.WriteMessages(ctx, msgs...)
+		if bad := refusedForGood(err, msgs); bad != nil && refuse {
+			return &unwritableError{bad: bad, err: err}
+		}
+		if errors.Is(err, kafka.MessageSizeTooLarge) {
+			b.log.Error("a record or batch is too large for its topic: check max.message.bytes against kafka.max_message_bytes (`bounced topics`); retrying",
+				"stage", stage, "step", step, "err", err)
+		}
+		return err
+	})
+}
+
+// refusedForGood finds the records that err says can never be written:
+// kafka-go refuses, before sending anything, a record larger than the
+// writer's batch budget. Errors of whole produce batches are not records'
+// faults (a topic's limit lowered under a running member can be raised
+// again) and are retried.
+func refusedForGood(err error, msgs []kafka.Message) map[int]error {
+	var tl kafka.MessageTooLargeError
+	if !errors.As(err, &tl) {
+		return nil
+	}
+	for i := range msgs {
+		if sameMessage(&msgs[i], &tl.Message) {
+			return map[int]error{i: err}
+		}
+	}
+	return nil
+}
+
+func sameMessage(a, b *kafka.Message) bool {
+	return len(a.Value) == len(b.Value) && len(a.Key) == len(b.Key) &&
+		(len(a.Value) == 0 || &a.Value[0] == &b.Value[0]) && (len(a.Key) == 0 || &a.Key[0] == &b.Key[0])
 }
 
 // dead is the dead-letter record of m, which stage refused with err, and

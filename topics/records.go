@@ -44,6 +44,9 @@ const (
 	HeaderTruncated = "bounced.truncated"
 	// DLQMaxBytes bounds the original bytes a dead-letter record keeps.
 	DLQMaxBytes = 256 << 10
+
+	// dlqMaxError bounds the error text a dead-letter record carries.
+	dlqMaxError = 4 << 10
 )
 
 // Changelog keys that are not addresses (they hold no '@'): a partition's
@@ -230,8 +233,12 @@ type Dead struct {
 func DeadLetter(topic string, d Dead) kafka.Message {
 	m := d.Msg
 	val := m.Value
+	msg := d.Err.Error()
+	if len(msg) > dlqMaxError {
+		msg = strings.ToValidUTF8(msg[:dlqMaxError], "") + "…"
+	}
 	h := []kafka.Header{
-		{Key: HeaderError, Value: []byte(d.Err.Error())},
+		{Key: HeaderError, Value: []byte(msg)},
 		{Key: HeaderReason, Value: []byte(d.Reason)},
 		{Key: HeaderStage, Value: []byte(d.Stage)},
 		{Key: HeaderTopic, Value: []byte(m.Topic)},
@@ -244,6 +251,38 @@ func DeadLetter(topic string, d Dead) kafka.Message {
 		h = append(h, kafka.Header{Key: HeaderTruncated, Value: []byte("true")})
 	}
 	return kafka.Message{Topic: topic, Key: m.Key, Value: val, Headers: h}
+}
+
+// recordOverhead bounds what Kafka adds to a record's key, value and
+// headers when it measures a produce batch against max.message.bytes: the
+// record batch header (61 bytes) and each record's and header's varints.
+const recordOverhead = 128
+
+// Fits reports whether m can be written to a topic whose max.message.bytes
+// is limit, by a writer whose batches are bounded by BatchBudget(limit).
+func Fits(m kafka.Message, limit int) bool {
+	return Size(m) <= BatchBudget(limit)
+}
+
+// BatchBudget is what a writer may put in one produce batch for topics
+// whose max.message.bytes is limit: the broker measures the whole batch,
+// kafka-go counts only keys, values and headers, so leave a sixteenth for
+// the batch header and the records' varints.
+func BatchBudget(limit int) int {
+	if limit <= 0 {
+		limit = DefaultMaxMessageBytes
+	}
+	return limit - limit/16
+}
+
+// Size is m's size as a broker measures it against max.message.bytes, from
+// above.
+func Size(m kafka.Message) int {
+	n := recordOverhead + len(m.Key) + len(m.Value)
+	for _, h := range m.Headers {
+		n += 10 + len(h.Key) + len(h.Value)
+	}
+	return n
 }
 
 // StateMessage is a changelog record: a recipient's absolute state, in the

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -33,11 +34,23 @@ type Config struct {
 	// Replication of the topics bounced creates; -1 takes the broker's
 	// default. Default -1.
 	Replication int `koanf:"replication_factor"`
+	// MaxMessageBytes is the largest record bounced writes. The topics it
+	// creates get it as max.message.bytes and Verify refuses owned topics
+	// whose limit is lower; a record that would not fit (an attempt that
+	// grew past it) goes to the DLQ instead of being retried for ever.
+	// Default 1 MiB, Kafka's own default.
+	MaxMessageBytes int `koanf:"max_message_bytes"`
 }
 
-// Defaults of Config.
+// Defaults and bounds of Config.
 const (
 	DefaultPartitions = 6
+
+	DefaultMaxMessageBytes = 1 << 20
+	// MinMaxMessageBytes leaves room for a dead-letter record (DLQMaxBytes
+	// of the original plus its headers).
+	MinMaxMessageBytes = 2 * DLQMaxBytes
+	MaxMaxMessageBytes = 64 << 20
 )
 
 // WithDefaults fills unset fields.
@@ -61,6 +74,9 @@ func (c Config) WithDefaults() Config {
 	if c.Replication == 0 {
 		c.Replication = -1
 	}
+	if c.MaxMessageBytes == 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
 	return c
 }
 
@@ -72,6 +88,9 @@ func (c Config) Validate() error {
 	}
 	if c.Replication < -1 || c.Replication > 32 {
 		return fmt.Errorf("kafka.replication_factor: %d is outside 1..32 (or -1 for the broker default)", c.Replication)
+	}
+	if c.MaxMessageBytes < MinMaxMessageBytes || c.MaxMessageBytes > MaxMaxMessageBytes {
+		return fmt.Errorf("kafka.max_message_bytes: %d is outside %d..%d", c.MaxMessageBytes, MinMaxMessageBytes, MaxMaxMessageBytes)
 	}
 	seen := map[string]string{}
 	check := func(key, name string) error {
@@ -124,14 +143,17 @@ func ptr(s string) *string { return &s }
 // Specs lists the topology.
 func (c Config) Specs() []Spec {
 	c = c.WithDefaults()
-	compact := map[string]string{"cleanup.policy": "compact"}
+	maxBytes := strconv.Itoa(c.MaxMessageBytes)
+	cfg := func(policy string) map[string]string {
+		return map[string]string{"cleanup.policy": policy, "max.message.bytes": maxBytes}
+	}
 	specs := []Spec{
 		{Name: c.Attempts, Partitions: c.Partitions, Owned: true, Purpose: "classified attempts keyed by recipient (stage 1 → stage 2)",
-			Configs: map[string]string{"cleanup.policy": "delete"}},
-		{Name: c.State, Partitions: c.Partitions, Owned: true, Configs: compact, Purpose: "per-recipient state changelog, co-partitioned with attempts"},
-		{Name: c.Suppressions, Owned: true, Configs: compact, Purpose: "the suppression list, keyed by address"},
-		{Name: c.DLQ, Owned: true, Configs: map[string]string{"cleanup.policy": "delete"}, Purpose: "records bounced could not process, with the reason"},
-		{Name: c.Alerts, Owned: true, Configs: map[string]string{"cleanup.policy": "delete"}, Purpose: "rate alerts and incidents"},
+			Configs: cfg("delete")},
+		{Name: c.State, Partitions: c.Partitions, Owned: true, Configs: cfg("compact"), Purpose: "per-recipient state changelog, co-partitioned with attempts"},
+		{Name: c.Suppressions, Owned: true, Configs: cfg("compact"), Purpose: "the suppression list, keyed by address"},
+		{Name: c.DLQ, Owned: true, Configs: cfg("delete"), Purpose: "records bounced could not process, with the reason"},
+		{Name: c.Alerts, Owned: true, Configs: cfg("delete"), Purpose: "rate alerts and incidents"},
 	}
 	for _, t := range c.Input {
 		specs = append(specs, Spec{Name: t, Purpose: "raw delivery-attempt records from shippers"})
@@ -222,11 +244,18 @@ func Verify(ctx context.Context, adm *kadm.Client, c Config) error {
 				probs = append(probs, Problem{s.Name, "configs: " + err.Error()})
 				continue
 			}
-			got := "delete"
+			got, limit := "delete", -1
 			for _, cfg := range rc.Configs {
-				if cfg.Key == "cleanup.policy" && cfg.Value != nil {
+				switch {
+				case cfg.Value == nil:
+				case cfg.Key == "cleanup.policy":
 					got = *cfg.Value
+				case cfg.Key == "max.message.bytes":
+					limit, _ = strconv.Atoi(*cfg.Value)
 				}
+			}
+			if s.Owned && limit >= 0 && limit < c.MaxMessageBytes {
+				probs = append(probs, Problem{s.Name, fmt.Sprintf("max.message.bytes is %d, below kafka.max_message_bytes (%d): raise the topic's limit (kafka-configs --alter --add-config max.message.bytes=%d) or lower kafka.max_message_bytes", limit, c.MaxMessageBytes, c.MaxMessageBytes)})
 			}
 			if want == "compact" && !strings.Contains(got, "compact") {
 				probs = append(probs, Problem{s.Name, fmt.Sprintf("cleanup.policy is %q, must be compact", got)})

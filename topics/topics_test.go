@@ -50,6 +50,9 @@ func TestEnsureCreatesAndVerifies(t *testing.T) {
 			if c.Key == "cleanup.policy" && (c.Value == nil || *c.Value != "compact") {
 				t.Errorf("%s cleanup.policy = %v", rc.Name, c.Value)
 			}
+			if c.Key == "max.message.bytes" && (c.Value == nil || *c.Value != "1048576") {
+				t.Errorf("%s max.message.bytes = %v, want kafka.max_message_bytes's default 1048576", rc.Name, c.Value)
+			}
 		}
 	}
 }
@@ -70,6 +73,10 @@ func TestVerifyRefusesWrongTopics(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, 4, -1, map[string]*string{"cleanup.policy": &compact}, "bounced.attempts"); err != nil {
 		t.Fatal(err)
 	}
+	small := "100000"
+	if _, err := adm.CreateTopic(ctx, 1, -1, map[string]*string{"max.message.bytes": &small}, "bounced.dlq"); err != nil {
+		t.Fatal(err)
+	}
 	err := Verify(ctx, adm, cfg)
 	var te *Error
 	if !errors.As(err, &te) {
@@ -83,6 +90,7 @@ func TestVerifyRefusesWrongTopics(t *testing.T) {
 		"mta.logs: missing",
 		"bounced.suppressions: missing",
 		"bounced.state: partition 0 has 1 replicas, kafka.replication_factor says 3",
+		"bounced.dlq: max.message.bytes is 100000, below kafka.max_message_bytes (1048576)",
 		"run `bounced topics`",
 	} {
 		if !strings.Contains(msg, want) {
@@ -100,6 +108,8 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Attempts: "bad topic"}, "kafka.attempts_topic"},
 		{Config{Input: []string{"bounced.attempts"}}, "already used"},
 		{Config{Replication: 99}, "kafka.replication_factor"},
+		{Config{MaxMessageBytes: 1000}, "kafka.max_message_bytes"},
+		{Config{MaxMessageBytes: 1 << 30}, "kafka.max_message_bytes"},
 	} {
 		if err := tc.c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", tc.c, err, tc.want)

@@ -173,6 +173,10 @@ func (b *batch) record(i int, r *Record) {
 		b.dead(i, fmt.Errorf("attempt record: %w", err))
 		return
 	}
+	if err := a.Check(); err != nil {
+		b.dead(i, fmt.Errorf("attempt record: %w", err))
+		return
+	}
 	key := string(r.Key)
 	if a.RecipientNorm != key {
 		b.dead(i, fmt.Errorf("attempt for %q filed under key %q", a.RecipientNorm, key))

@@ -7,6 +7,8 @@ package event
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"time"
 )
 
@@ -132,4 +134,34 @@ func NaturalID(kind string, parts ...string) string {
 	}
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// Storable bounds of an attempt's times: what stage 1 accepts, and well
+// inside ClickHouse's DateTime (1970..2105).
+var (
+	minTime = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// Check reports why an attempt read back from the attempts topic cannot be
+// folded and stored: stage 1 writes none such, but an outside producer, a
+// future version or a corrupted record can, and one row ClickHouse refuses
+// (an outcome outside its Enum8, a time outside DateTime) would fail every
+// INSERT it is in, for ever.
+func (a *Attempt) Check() error {
+	switch {
+	case !a.Outcome.Valid():
+		return fmt.Errorf("outcome %q is not one of delivered, deferred, bounced, expired, dropped", a.Outcome)
+	case a.RecipientNorm == "":
+		return errors.New("no recipient_norm")
+	case a.OccurredAt.Before(minTime) || !a.OccurredAt.Before(maxTime):
+		return fmt.Errorf("occurred_at %s is outside 1990..2100", a.OccurredAt.Format(time.RFC3339))
+	case !a.SentAt.IsZero() && (a.SentAt.Before(minTime) || !a.SentAt.Before(maxTime)):
+		return fmt.Errorf("sent_at %s is outside 1990..2100", a.SentAt.Format(time.RFC3339))
+	case a.SMTP.Code < 0 || a.SMTP.Code > 599:
+		return fmt.Errorf("smtp code %d is outside 0..599", a.SMTP.Code)
+	case a.Attempt < 0 || a.Attempt > 65535:
+		return fmt.Errorf("attempt number %d is outside 0..65535", a.Attempt)
+	}
+	return nil
 }

@@ -14,7 +14,7 @@
 // and headers), so every record of a partition goes through its session in
 // order; Snapshot and Restore let the engine keep that state across
 // restarts. Then ingest validates the attempt (typed checks that mirror
-// schemas/attempt.schema.json), normalises the recipient (lower case, IDNA
+// schemas/attempt.schema.json), normalises the recipient (NFC local part with ASCII letters lower-cased, IDNA
 // A-label domain), derives a stable event_id when the producer left it out,
 // attributes the campaign (ingest.campaign rules) and attaches the
 // classifier's verdict. SMTP replies are parsed by package reply, the same

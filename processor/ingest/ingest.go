@@ -91,6 +91,12 @@ const (
 	ReasonSchema   = "schema"
 	ReasonAddress  = "invalid_address"
 	ReasonTime     = "invalid_time"
+	// ReasonAttemptTooLarge: the record decoded, but an attempt from it
+	// would not fit in the attempts topic (kafka.max_message_bytes).
+	ReasonAttemptTooLarge = "attempt_too_large"
+	// ReasonUnwritable: the broker refused an attempt from the record for
+	// good (a record error such as a size or format rejection).
+	ReasonUnwritable = "unwritable"
 )
 
 // RecordError says why a record could not become an attempt; adapters
