@@ -13,7 +13,13 @@
 //
 // with both failure layouts Exim has used: the old one, where the reason
 // follows the transport ("T=remote_smtp: SMTP error … host mx [ip]: 550 …"),
-// and the current one, where it follows the host (" H=mx [ip] : SMTP error …").
+// and the current one (4.9x), where the host fields come first and the
+// reason follows the last of them (" H=mx [ip] X=… DN="…": SMTP error from
+// remote mail server after RCPT TO:<a>: 550 …", also after "defer (-44)").
+// Deferrals that only say Exim's retry time has not come ("retry time not
+// reached", "Retry time not yet reached") are skipped: nothing was tried. A
+// delivery line whose address is not local@domain is an error
+// (exim.malformed), so a damaged line reaches the DLQ instead of vanishing.
 package exim
 
 import (
@@ -32,18 +38,20 @@ const Kind = "exim"
 // Reasons a line is skipped: valid Exim log lines that are not delivery
 // attempts. They label the skip metric, so they are stable.
 const (
-	SkipArrival       = "exim.arrival"        // <= a message arrived
-	SkipCompleted     = "exim.completed"      // Completed: end of a message's life
-	SkipBounceMessage = "exim.bounce_message" // a delivery of a bounce Exim generated (sender <>)
-	SkipDiscarded     = "exim.discarded"      // => :blackhole: or *> (delivery suppressed by -N)
-	SkipMessageLog    = "exim.message_log"    // other lines about a message: Frozen, spool locked, …
-	SkipDaemon        = "exim.daemon"         // lines about no message: connections, rejections, queue runs
+	SkipArrival       = "exim.arrival"           // <= a message arrived
+	SkipCompleted     = "exim.completed"         // Completed: end of a message's life
+	SkipBounceMessage = "exim.bounce_message"    // a delivery of a bounce Exim generated (sender <>)
+	SkipDiscarded     = "exim.discarded"         // => :blackhole: or *> (delivery suppressed by -N)
+	SkipMessageLog    = "exim.message_log"       // other lines about a message: Frozen, spool locked, …
+	SkipDaemon        = "exim.daemon"            // lines about no message: connections, rejections, queue runs
+	SkipRetryWait     = "exim.retry_not_reached" // == "retry time not (yet) reached": Exim did not try, nothing was learnt
 )
 
 // Reasons a line cannot be decoded (the raw.Error reason).
 const (
 	ErrUnparsable = "exim.unparsable" // no Exim timestamp, or a delivery line without an address
 	ErrTime       = "exim.invalid_time"
+	ErrMalformed  = "exim.malformed" // a =>, ->, >>, ** or == line whose address is not local@domain
 )
 
 // Defaults of Config.
@@ -161,7 +169,8 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 		d.arrival(key, &l)
 		return nil, SkipArrival, nil
 	case "":
-		if l.rest == "Completed" {
+		// log_selector +queue_time_overall adds " QT=…".
+		if l.rest == "Completed" || strings.HasPrefix(l.rest, "Completed ") {
 			delete(d.msgs, key)
 			return nil, SkipCompleted, nil
 		}
@@ -403,6 +412,13 @@ func (d *Decoder) delivery(rec raw.Record, l *line, m *message) (event.Attempt, 
 	} else if orig != "" && orig != rcpt {
 		a.Metadata = map[string]string{"original_recipient": orig}
 	}
+	// Exim qualifies every address it delivers to, so a delivery line
+	// whose address has no local part or no domain is a damaged line (cut
+	// by a shipper, a field where the address should be), not an attempt
+	// to skip: it goes to the DLQ so the loss is seen.
+	if !qualified(a.Recipient) {
+		return a, "", raw.Errorf(ErrMalformed, "%s line: %q is not an address (want local@domain after the flag)", l.flag, reply.Clip(a.Recipient, maxQuoted))
+	}
 	a.EventID = event.NaturalID(Kind, rec.Host, l.msgID, l.flag, rcpt, l.stamp)
 	a.OccurredAt = l.when
 	a.Source = event.Source{Kind: Kind, Host: rec.Host}
@@ -438,6 +454,11 @@ func (d *Decoder) delivery(rec raw.Record, l *line, m *message) (event.Attempt, 
 			a.Diagnostic = p.confirmation
 		}
 	case "==":
+		if retryWait(p.reason) {
+			// Exim did not try this host (its retry data says wait):
+			// no connection, no reply, nothing about the recipient.
+			return a, SkipRetryWait, nil
+		}
 		a.Outcome = event.Deferred
 		d.reason(&a, p.reason)
 		if p.errno != "" {
@@ -448,13 +469,34 @@ func (d *Decoder) delivery(rec raw.Record, l *line, m *message) (event.Attempt, 
 		}
 	case "**":
 		a.Outcome = event.Bounced
-		if strings.HasSuffix(p.reason, "retry timeout exceeded") {
+		// Both wordings say Exim gave up after its retry timeout: the
+		// address expired, it was not refused.
+		if strings.HasSuffix(p.reason, "retry timeout exceeded") || strings.HasSuffix(p.reason, "after a long failure period") {
 			a.Outcome = event.Expired
 		}
 		d.reason(&a, p.reason)
 	}
 	a.Attempt = d.count(rec.Host, l.msgID, m, rcpt, a.Outcome, l.when)
 	return a, "", nil
+}
+
+// maxQuoted bounds the untrusted text an error message quotes.
+const maxQuoted = 80
+
+// qualified reports whether addr is local@domain with both parts present
+// and no space (a quoted local part may hold an "@").
+func qualified(addr string) bool {
+	at := strings.LastIndexByte(addr, '@')
+	return at > 0 && at < len(addr)-1 && !strings.ContainsAny(addr, " \t")
+}
+
+// retryWait reports whether a deferral's reason is Exim's note that it
+// skipped the attempt because a host's or the address's retry time has not
+// come: "retry time not reached [for any host …]" or, for routing, "Retry
+// time not yet reached".
+func retryWait(reason string) bool {
+	r := strings.ToLower(reason)
+	return strings.HasPrefix(r, "retry time not reached") || strings.HasPrefix(r, "retry time not yet reached")
 }
 
 // count returns the attempt number of this line for rcpt: deferrals so far
@@ -574,11 +616,19 @@ func parseFields(s string) fields {
 		case strings.HasPrefix(r, "defer (") || strings.HasPrefix(r, "routing defer ("):
 			open := strings.IndexByte(r, '(')
 			cl := strings.IndexByte(r, ')')
-			if cl > open {
-				p.errno = r[open+1 : cl]
-				p.reason = strings.TrimLeft(strings.TrimPrefix(r[cl+1:], ":"), " ")
+			if cl < open {
+				return p
 			}
-			return p
+			p.errno = r[open+1 : cl]
+			// Old layout: "defer (-44): text". Exim 4.9x: "defer (-44)
+			// H=mx [ip] X=… DN=…: text", the host fields before the
+			// colon; read them like any other fields.
+			if after := r[cl+1:]; !strings.HasPrefix(after, " ") || !isField(strings.TrimLeft(after, " ")) {
+				p.reason = strings.TrimLeft(strings.TrimPrefix(after, ":"), " ")
+				return p
+			}
+			i += cl + 1
+			continue
 		}
 		key, val, n, ok := field(r)
 		if !ok {
@@ -616,7 +666,9 @@ func parseFields(s string) fields {
 					p.ip = r2[1:end]
 					skip := len(s[i:]) - len(r2) + end + 1
 					tail, _, _ := strings.Cut(r2[end+1:], " ")
-					colon = strings.HasSuffix(tail, ":") && tail != ":"
+					// "[ip]:" or "[ip]:25:" ends the fields; "[ip]:25"
+					// and "[ip]*" do not.
+					colon = strings.HasSuffix(tail, ":")
 					i += skip + len(tail)
 				}
 			} else if strings.HasPrefix(val, "[") && strings.HasSuffix(val, "]") {
@@ -629,6 +681,12 @@ func parseFields(s string) fields {
 		}
 	}
 	return p
+}
+
+// isField reports whether s starts with a KEY=value field.
+func isField(s string) bool {
+	_, _, _, ok := field(s)
+	return ok
 }
 
 // field reads one KEY=value at the start of s, where KEY is one to three

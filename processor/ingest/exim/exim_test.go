@@ -119,11 +119,35 @@ func TestFailureLayouts(t *testing.T) {
 			meta:    map[string]string{"router": "dnslookup", "transport": "remote_smtp", "errno": "-44"},
 		},
 		{
-			name:    "deferral, negative errno: Exim's own condition",
-			line:    `1999-03-02 09:44:33 10HmaX-000000005vi-0000 == userx@simple R=all T=smtp defer (-54): retry time not reached for any host for 'simple'`,
+			name:    "4.9x deferral: host fields after defer (errno), reply after the command",
+			line:    `2026-11-20 10:00:05 1tXyZa-000123-AB == user@example.com R=dnslookup T=remote_smtp defer (-44) H=mx.example.com [192.0.2.10] X=TLS1.3:TLS_AES_256_GCM_SHA384:256 CV=yes DN="CN=mx.example.com": SMTP error from remote mail server after RCPT TO:<user@example.com>: 451 4.7.1 Greylisted`,
 			outcome: event.Deferred,
-			diag:    "retry time not reached for any host for 'simple'",
-			meta:    map[string]string{"router": "all", "transport": "smtp", "errno": "-54", "local_failure": "true"},
+			smtp:    event.SMTP{Code: 451, Enhanced: "4.7.1", Text: "Greylisted", Command: "RCPT TO", RemoteHost: "mx.example.com", RemoteIP: "192.0.2.10"},
+			diag:    "SMTP error from remote mail server after RCPT TO:<user@example.com>: 451 4.7.1 Greylisted",
+			meta:    map[string]string{"router": "dnslookup", "transport": "remote_smtp", "errno": "-44"},
+		},
+		{
+			name:    "4.9x failure: reason glued to the host's IP",
+			line:    `2026-11-20 10:00:05 1tXyZa-000123-AB ** user@example.com R=dnslookup T=remote_smtp H=mx.example.com [192.0.2.10]: SMTP error from remote mail server after end of data: 554 5.7.1 Rejected as spam`,
+			outcome: event.Bounced,
+			smtp:    event.SMTP{Code: 554, Enhanced: "5.7.1", Text: "Rejected as spam", Command: "END-OF-DATA", RemoteHost: "mx.example.com", RemoteIP: "192.0.2.10"},
+			diag:    "SMTP error from remote mail server after end of data: 554 5.7.1 Rejected as spam",
+			meta:    map[string]string{"router": "dnslookup", "transport": "remote_smtp"},
+		},
+		{
+			name:    "4.9x failure: 421 at the greeting, port and interface",
+			line:    `2026-11-20 10:00:05 1tXyZa-000123-AB == user@example.com R=dnslookup T=remote_smtp defer (-46) H=mx.example.com [192.0.2.10]:25 I=[198.51.100.1]:52011: SMTP error from remote mail server after initial connection: 421 4.7.0 Try again later`,
+			outcome: event.Deferred,
+			smtp:    event.SMTP{Code: 421, Enhanced: "4.7.0", Text: "Try again later", Command: "CONNECT", RemoteHost: "mx.example.com", RemoteIP: "192.0.2.10"},
+			diag:    "SMTP error from remote mail server after initial connection: 421 4.7.0 Try again later",
+			meta:    map[string]string{"router": "dnslookup", "transport": "remote_smtp", "errno": "-46"},
+		},
+		{
+			name:    "deferral, negative errno: Exim's own condition",
+			line:    `2012-02-13 14:59:15 1Rwtcp-0000Ac-BW == p@brightconsult.example R=dnslookup T=remote_smtp defer (-1): domain matches queue_smtp_domains, or -odqs set`,
+			outcome: event.Deferred,
+			diag:    "domain matches queue_smtp_domains, or -odqs set",
+			meta:    map[string]string{"router": "dnslookup", "transport": "remote_smtp", "errno": "-1", "local_failure": "true"},
 		},
 		{
 			name:    "deferral, positive errno",
@@ -191,10 +215,14 @@ func TestCorrelation(t *testing.T) {
 	if _, skip := dec(`2024-03-01 10:00:00 1rAbCd-000123-Xy <= news+c42@sender.example H=app [10.0.0.5] P=esmtp S=1234 id=c42.7@sender.example`); skip != SkipArrival {
 		t.Fatalf("arrival skip = %q", skip)
 	}
-	atts, _ := dec(`2024-03-01 10:00:05 1rAbCd-000123-Xy == u@example.org R=dnslookup T=remote_smtp defer (-53): retry time not reached for any host`)
+	atts, _ := dec(`2024-03-01 10:00:05 1rAbCd-000123-Xy == u@example.org R=dnslookup T=remote_smtp defer (-44) H=mx.example.org [192.0.2.1]: SMTP error from remote mail server after RCPT TO:<u@example.org>: 451 4.7.1 Greylisted`)
 	if a := atts[0]; a.Sender != "news+c42@sender.example" || a.MessageID != "c42.7@sender.example" || a.Attempt != 1 ||
-		!a.SentAt.Equal(time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)) || a.DelaySeconds != 5 || a.Metadata["local_failure"] != "true" {
+		!a.SentAt.Equal(time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)) || a.DelaySeconds != 5 || a.Metadata["local_failure"] != "" {
 		t.Errorf("deferral = %+v", a)
+	}
+	// A retry-time note between the attempts is not one: it must not count.
+	if _, skip := dec(`2024-03-01 10:30:00 1rAbCd-000123-Xy == u@example.org R=dnslookup T=remote_smtp defer (-53): retry time not reached for any host`); skip != SkipRetryWait {
+		t.Fatalf("retry note skip = %q", skip)
 	}
 	atts, _ = dec(`2024-03-01 11:00:00 1rAbCd-000123-Xy => u@example.org R=dnslookup T=remote_smtp H=mx.example.org [192.0.2.1] C="250 OK"`)
 	if a := atts[0]; a.Attempt != 2 || a.Sender != "news+c42@sender.example" || a.QueueID != "1rAbCd-000123-Xy" {
@@ -250,6 +278,18 @@ func TestSkipsAndErrors(t *testing.T) {
 		{line: `Feb 13 15:02:51 mx1 exim[1]: x`, err: ErrUnparsable},
 		{line: `2012-02-31 15:02:51 1Rwtfv-0002ry-W4 Completed`, err: ErrTime},
 		{line: `2012-02-13 15:02:28 1Rwtfv-0002ry-W4 ** `, err: ErrUnparsable},
+		// Not attempts: Exim did not try (its retry data said wait).
+		{line: `1999-03-02 09:44:33 10HmaX-000000005vi-0000 == userx@simple R=all T=smtp defer (-54): retry time not reached for any host for 'simple'`, skip: SkipRetryWait},
+		{line: `2026-11-20 10:00:05 1tXyZa-000123-AB == user@example.com routing defer (-51): Retry time not yet reached`, skip: SkipRetryWait},
+		{line: `2026-11-20 10:00:05 1tXyZa-000123-AB == user@example.com R=dnslookup T=remote_smtp defer (-53): retry time not reached for any host for 'example.com'`, skip: SkipRetryWait},
+		{line: `2026-11-20 10:00:05 1tXyZa-000123-AB H=mx.example.com [192.0.2.10] Connection refused`, skip: SkipMessageLog},
+		{line: `2026-11-20 10:00:05 1tXyZa-000123-AB Completed QT=1m2s`, skip: SkipCompleted},
+		// Attempt lines whose address cannot be read: dead-lettered.
+		{line: `2026-11-20 10:00:05 1tXyZa-000123-AB ** R=dnslookup T=remote_smtp H=mx.example.com [192.0.2.10]: SMTP error from remote mail server after RCPT TO:<u@example.com>: 550 5.1.1 User unknown`, err: ErrMalformed},
+		{line: `2026-11-20 10:00:05 1tXyZa-000123-AB == user R=dnslookup T=remote_smtp defer (-44) H=mx.example.com [192.0.2.10]: SMTP error from remote mail server after RCPT TO:<user>: 451 4.7.1 Greylisted`, err: ErrMalformed},
+		{line: `2026-11-20 10:00:05 1tXyZa-000123-AB => user@ R=dnslookup T=remote_smtp H=mx.example.com [192.0.2.10] C="250 OK"`, err: ErrMalformed},
+		{line: `2026-11-20 10:00:05 1tXyZa-000123-AB -> @example.com R=dnslookup T=remote_smtp H=mx.example.com [192.0.2.10] C="250 OK"`, err: ErrMalformed},
+		{line: `2026-11-20 10:00:05 1tXyZa-000123-AB => <user@example.com R=dnslookup`, err: ErrUnparsable},
 		{line: ``, err: ErrUnparsable},
 	} {
 		_, skip, err := New(Config{}).Decode(raw.Record{Payload: []byte(tc.line)})
@@ -327,10 +367,13 @@ func TestConfigValidate(t *testing.T) {
 // FuzzDecode: the decoder never panics, and a failure is always a
 // *raw.Error with an "exim." reason.
 func FuzzDecode(f *testing.F) {
-	lines, _ := os.ReadFile("testdata/exim.txt")
-	for l := range strings.SplitSeq(string(lines), "\n") {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			f.Add(l)
+	files, _ := filepath.Glob("testdata/*.txt")
+	for _, file := range files {
+		lines, _ := os.ReadFile(file)
+		for l := range strings.SplitSeq(string(lines), "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				f.Add(l)
+			}
 		}
 	}
 	f.Fuzz(func(t *testing.T, line string) {

@@ -244,7 +244,14 @@ func (d *Decoder) record(rec raw.Record, r *record) (attempts []event.Attempt, s
 		a.SMTP.RemoteHost, a.SMTP.RemoteIP = r.PeerAddress.Name, r.PeerAddress.Addr
 	}
 	a.Diagnostic = resp.Content
-	if strings.HasPrefix(resp.Content, "KumoMTA internal") {
+	internal := strings.HasPrefix(resp.Content, "KumoMTA internal")
+	if a.SMTP.Command == "" && a.SMTP.Code >= 400 && a.SMTP.RemoteIP != "" && !internal &&
+		(r.Type == "TransientFailure" || r.Type == "Bounce") {
+		// A remote reply logged with no command answered no command:
+		// it is the greeting (a 421 or 554 banner).
+		a.SMTP.Command = "CONNECT"
+	}
+	if internal {
 		// Our own MTA failed (spool, DNS resolver, policy error): the
 		// code is synthesized and says nothing about the recipient.
 		a.SetMetadata("local_failure", "true")

@@ -194,6 +194,9 @@ func TestSkipsAndErrors(t *testing.T) {
 		{doc: `{"type":"DeferredInjectionRebind","id":"x","recipient":"a@example.org","timestamp":1}`, skip: SkipInjectRebind},
 		{doc: `{"type":"Feedback","id":"x","recipient":"fbl@s.example","timestamp":1,"feedback_report":{"feedback_type":"abuse"}}`, skip: SkipFeedbackNoRcpt},
 		{doc: `{"type":"Delivery","id":"x","recipient":[],"timestamp":1}`, err: ErrRecipient},
+		{doc: `{"type":"Bounce","id":"x","recipient":"","timestamp":1,"response":{"code":550,"content":"User unknown","command":"RCPT TO:<a@b.c>\r\n"}}`, err: ErrRecipient},
+		{doc: `{"type":"TransientFailure","id":"x","recipient":null,"timestamp":1}`, err: ErrRecipient},
+		{doc: `{"type":"Bounce","id":"x","recipient":"a@example.org","timestamp":1,"response":"550 no"}`, err: ErrUnparsable},
 		{doc: `{"type":"Delivery","id":"x","timestamp":1}`, err: ErrRecipient},
 		{doc: `{"type":"Delivery","id":"x","recipient":7,"timestamp":1}`, err: ErrUnparsable},
 		{doc: `{"type":"Delivery","id":"x","recipient":"a@example.org"}`, err: ErrTime},
@@ -232,10 +235,13 @@ func TestConfigValidate(t *testing.T) {
 // FuzzDecode: the decoder never panics, and a failure is always a
 // *raw.Error with a "kumomta." reason.
 func FuzzDecode(f *testing.F) {
-	lines, _ := os.ReadFile("testdata/kumomta.txt")
-	for l := range strings.SplitSeq(string(lines), "\n") {
-		if l != "" && !strings.HasPrefix(l, "#") {
-			f.Add(l)
+	files, _ := filepath.Glob("testdata/*.txt")
+	for _, file := range files {
+		lines, _ := os.ReadFile(file)
+		for l := range strings.SplitSeq(string(lines), "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				f.Add(l)
+			}
 		}
 	}
 	f.Add(`{"type":"Feedback","id":"f","timestamp":1,"feedback_report":{"supplemental_trace":{"recipient":["a@b.c"]}}}`)
@@ -283,4 +289,27 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// TestGreetingCommand: a remote reply logged without a command answered
+// the greeting; KumoMTA's own messages and asynchronous records are left
+// without one.
+func TestGreetingCommand(t *testing.T) {
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		{"421 banner", `{"type":"TransientFailure","id":"x","recipient":"a@example.org","timestamp":1,"response":{"code":421,"enhanced_code":{"class":4,"subject":7,"detail":0},"content":"Try later","command":null},"peer_address":{"name":"mx.example.org","addr":"192.0.2.1"}}`, "CONNECT"},
+		{"554 banner bounce", `{"type":"Bounce","id":"x","recipient":"a@example.org","timestamp":1,"response":{"code":554,"content":"No SMTP service here","command":null},"peer_address":{"name":"mx.example.org","addr":"192.0.2.1"}}`, "CONNECT"},
+		{"RCPT reply", `{"type":"Bounce","id":"x","recipient":"a@example.org","timestamp":1,"response":{"code":550,"content":"no","command":"RCPT TO:<a@example.org>\r\n"},"peer_address":{"name":"mx.example.org","addr":"192.0.2.1"}}`, "RCPT TO"},
+		{"internal", `{"type":"TransientFailure","id":"x","recipient":"a@example.org","timestamp":1,"response":{"code":400,"content":"KumoMTA internal: failed to connect","command":null},"peer_address":{"name":"mx.example.org","addr":"192.0.2.1"}}`, ""},
+		{"no peer", `{"type":"Bounce","id":"x","recipient":"a@example.org","timestamp":1,"response":{"code":550,"content":"Unable to resolve MX","command":null}}`, ""},
+		{"OOB", `{"type":"OOB","id":"x","recipient":"a@example.org","timestamp":1,"response":{"code":550,"content":"gone","command":null},"peer_address":{"name":"mx.example.org","addr":"192.0.2.1"}}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			atts := decodeOne(t, New(Config{}), tc.doc)
+			if got := atts[0].SMTP.Command; got != tc.want {
+				t.Errorf("command %q, want %q", got, tc.want)
+			}
+		})
+	}
 }

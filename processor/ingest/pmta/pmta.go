@@ -30,7 +30,6 @@ const (
 	SkipBlank        = "pmta.blank"         // an empty line
 	SkipReceived     = "pmta.received"      // r: a message was received
 	SkipRemoteStatus = "pmta.remote_status" // rs: an asynchronous DSN that is not a failure (relayed, delivered)
-	SkipNoRecipient  = "pmta.no_recipient"  // a d/b/t record without rcpt (record-fields left it out)
 )
 
 // Reasons a record cannot be decoded (the raw.Error reason).
@@ -40,6 +39,10 @@ const (
 	ErrColumns     = "pmta.columns"      // more fields than the header has columns
 	ErrUnknownType = "pmta.unknown_type" // a record type this package does not know
 	ErrTime        = "pmta.invalid_time" // no usable time, or one that does not parse
+	// ErrNoRecipient: a d, b, t, tq, rb or f record with an empty rcpt (or
+	// a header without the column). An attempt happened but cannot be
+	// attributed, so it is dead-lettered rather than counted as a skip.
+	ErrNoRecipient = "pmta.no_recipient"
 )
 
 // maxQuoted bounds the untrusted text an error message quotes.
@@ -228,9 +231,12 @@ func (d *Decoder) attempt(rec raw.Record, r row) (event.Attempt, string, error) 
 	default:
 		return a, "", raw.Errorf(ErrUnknownType, "record type %q", reply.Elide(typ, maxQuoted))
 	}
-	a.Recipient = r.get("rcpt")
+	a.Recipient = strings.TrimSpace(r.get("rcpt"))
 	if a.Recipient == "" {
-		return a, SkipNoRecipient, nil
+		if _, ok := r.h.idx["rcpt"]; !ok {
+			return a, "", raw.Errorf(ErrNoRecipient, "a %q record, and the header has no rcpt column (add rcpt to record-fields)", typ)
+		}
+		return a, "", raw.Errorf(ErrNoRecipient, "a %q record with an empty rcpt", typ)
 	}
 	logged, queued := r.get("timeLogged"), r.get("timeQueued")
 	var err error
@@ -297,6 +303,11 @@ func (d *Decoder) attempt(rec raw.Record, r row) (event.Attempt, string, error) 
 		a.Diagnostic = status // "5.1.1 (bad destination mailbox address)"
 	}
 	a.SMTP.RemoteHost, a.SMTP.RemoteIP = hostIP(r.get("dsnMta"))
+	if a.SMTP.RemoteIP == "" {
+		// dsnMta names the host only when the remote answered; the
+		// address PowerMTA connected to (or tried to) is its own field.
+		a.SMTP.RemoteIP = strings.TrimSpace(r.get("dlvDestinationIp"))
+	}
 
 	for i, name := range r.h.names {
 		if i >= len(r.f) || r.f[i] == "" {
@@ -312,8 +323,13 @@ func (d *Decoder) attempt(rec raw.Record, r row) (event.Attempt, string, error) 
 		case name == "envId":
 			a.SetMetadata("env_id", r.f[i])
 		case name == "orcpt":
-			if r.f[i] != a.Recipient {
-				a.SetMetadata("original_recipient", r.f[i])
+			// RFC 3461 ORCPT as PowerMTA logs it: "rfc822;addr" or addr.
+			o := r.f[i]
+			if t, addr, ok := strings.Cut(o, ";"); ok && strings.EqualFold(strings.TrimSpace(t), "rfc822") {
+				o = strings.TrimSpace(addr)
+			}
+			if o != "" && o != a.Recipient {
+				a.SetMetadata("original_recipient", o)
 			}
 		case name == "feedbackType":
 			a.SetMetadata("feedback_type", r.f[i])
@@ -369,6 +385,13 @@ func parseDiag(s string, smtp *event.SMTP) {
 	}
 	if rest, ok := reply.CutType(s); ok {
 		s = rest
+	}
+	if len(s) > 3 && s[3] == '-' && reply.Code(s) != 0 {
+		// "550-5.1.1 a 550-5.1.1 b 550 5.1.1 c": drop the repeated
+		// prefixes so rules read the server's sentence.
+		r := reply.ParseFlat(s)
+		smtp.Code, smtp.Enhanced, smtp.Text = r.Code, r.Enhanced, r.Text
+		return
 	}
 	smtp.Code, smtp.Enhanced, smtp.Text = reply.Line(s)
 }

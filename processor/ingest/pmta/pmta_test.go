@@ -27,6 +27,7 @@ func TestGolden(t *testing.T) {
 	for name, cfg := range map[string]Config{
 		"powermta":          {},
 		"powermta_noheader": {Header: DefaultFields()},
+		"powermta_current":  {},
 	} {
 		t.Run(name, func(t *testing.T) { golden.File(t, name, *update, New(cfg), record) })
 	}
@@ -184,7 +185,14 @@ func TestSkipsAndErrors(t *testing.T) {
 		{line: "type,timeLogged,rcpt", skip: SkipHeader},
 		{line: "r,1178807903,u@example.org", skip: SkipReceived},
 		{line: "rs,1178807903,u@example.org", skip: SkipRemoteStatus},
-		{line: "d,1178807903,", skip: SkipNoRecipient},
+		{line: "d,1178807903,", err: ErrNoRecipient},
+		{line: "b,1178807903,", err: ErrNoRecipient},
+		{line: "t,1178807903,  ", err: ErrNoRecipient},
+		{line: "tq,1178807903,", err: ErrNoRecipient},
+		{line: "rb,1178807903,", err: ErrNoRecipient},
+		{line: "d,1178807903", err: ErrNoRecipient}, // short line: rcpt missing
+		{line: "r,1178807903,", skip: SkipReceived},
+		{line: "rs,1178807903,", skip: SkipRemoteStatus},
 		{line: "x,1178807903,u@example.org", err: ErrUnknownType},
 		{line: "d,yesterday,u@example.org", err: ErrTime},
 		{line: "d,,u@example.org", err: ErrTime},
@@ -277,6 +285,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(fullHeader, `b,2024-03-01 10:00:05+0100,,a@b.c,u@example.org,,failed,5.1.1 (x),"smtp;550 5.1.1 no",mx (1.2.3.4),bad-mailbox,,,,,,,`)
 	f.Add("type,timeLogged,rcpt", `d,1178807903,"u@example.org"`)
 	f.Add("type,rcpt", "f,u@x")
+	f.Add("type,timeLogged,timeQueued,orig,rcpt,orcpt,dsnAction,dsnStatus,dsnDiag,dsnMta,bounceCat,dlvSourceIp,dlvDestinationIp,vmta",
+		`b,2026-11-20 10:00:05+0000,,a@b.c,U@Example.org,rfc822;u@example.org,failed,5.1.1 (x),"smtp;550-5.1.1 a 550 5.1.1 b",,bad-mailbox,198.51.100.21,192.0.2.27,vmta-a`)
+	f.Add("type,timeLogged,orig,dsnStatus", "t,1178807903,a@b.c,4.4.1 (no answer from host)")
 	f.Fuzz(func(t *testing.T, header, line string) {
 		d := New(Config{})
 		for _, l := range []string{header, line, line} {

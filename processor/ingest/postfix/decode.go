@@ -42,6 +42,7 @@ const (
 	ReasonStatus       = "postfix.status"       // a status word this adapter does not know
 	ReasonNoTime       = "postfix.no_time"      // a status line without a log time: no occurred_at
 	ReasonUnrecognised = "postfix.unrecognised" // no program and no Postfix shape
+	ReasonMalformed    = "postfix.malformed"    // a delivery status line (status=) without its queue id or its to=
 )
 
 // maxQuoted bounds the untrusted text an error message quotes.
@@ -100,6 +101,11 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 	s := string(msg)
 	qid, rest, ok := splitQID(s)
 	if !ok {
+		if isStatusLine(s) {
+			// A delivery agent's result cut at the front: an attempt
+			// happened, so it must not pass as daemon noise.
+			return nil, "", raw.Errorf(ReasonMalformed, "a status= line without a queue id (want \"QID: to=<rcpt>, … status=…\"): %q", reply.Clip(s, maxQuoted))
+		}
 		if skip := noQueue(s, rec.Program != ""); skip != "" {
 			return nil, skip, nil
 		}
@@ -138,6 +144,9 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 	case strings.HasPrefix(rest, "client="):
 		return nil, SkipSMTPD, nil
 	}
+	if isStatusLine(rest) {
+		return nil, "", raw.Errorf(ReasonMalformed, "%s: a status= line without to=<recipient>: %q", qid, reply.Clip(rest, maxQuoted))
+	}
 	if i := strings.Index(rest, " notification: "); i >= 0 {
 		if nq, _, ok := splitQID(rest[i+len(" notification: "):] + ": "); ok {
 			e := d.st.getOrCreate(key{rec.Host, nq}, t, d.cfg.TTL, d.cfg.MaxEntries)
@@ -155,6 +164,29 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 		return nil, SkipSession, nil
 	}
 	return nil, SkipOther, nil
+}
+
+// isStatusLine reports whether s has the shape of a delivery agent's
+// per-recipient result (log_adhoc.c: "…, relay=…, …, status=WORD") whatever
+// its start: a status= item after a comma, or at the start, next to a
+// relay= or dsn= item. A remote reply quoted in a "said:" line is text, not
+// items, and does not count.
+func isStatusLine(s string) bool {
+	if strings.HasPrefix(s, "warning: ") {
+		return false
+	}
+	if strings.HasPrefix(s, "status=") {
+		return true // everything before the status item was cut away
+	}
+	si := strings.Index(s, ", status=")
+	if si < 0 {
+		return false
+	}
+	if said := strings.Index(s, " said: "); said >= 0 && said < si {
+		return false // "host H said: … status=…": the item is in the reply
+	}
+	items := s[:si]
+	return strings.Contains(items, "relay=") || strings.Contains(items, "dsn=") || strings.HasPrefix(s, "to=") || strings.HasPrefix(s, "orig_to=")
 }
 
 // cleanupActions start the lines cleanup logs for milter and header/body
