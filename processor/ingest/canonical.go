@@ -3,23 +3,46 @@ package ingest
 import (
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // decodeAttempt reads a canonical JSON record into a in one pass. It
-// accepts, refuses and fills exactly what json.Unmarshal(b, a) does
-// (FuzzCanonicalDecode holds it to that): keys match event.Attempt's JSON
-// names exactly or without regard to case, unknown keys are ignored, the
-// last of a repeated key wins, null leaves a field as it was, times go
-// through time.Time.UnmarshalJSON, and the error is a syntax error, else
-// the time's, else the first value of the wrong type.
+// accepts, refuses and fills what json.Unmarshal(b, a) does
+// (FuzzCanonicalDecode holds it to that) but for junk encoding/json reads
+// with a guess, which it refuses with a *raw.JSONStrictError naming the
+// field: a key repeated in any object it reads (encoding/json keeps the
+// last; keys match event.Attempt's JSON names exactly or without regard to
+// case, so "recipient" and "Recipient" are one key), and a string it keeps
+// that is not valid UTF-8 (encoding/json reads U+FFFD into it). Otherwise
+// unknown keys are ignored, null leaves a field as it was, times go through
+// time.Time.UnmarshalJSON, and the error is a syntax error, else the
+// time's, else the first value of the wrong type. The reply text and the
+// diagnostic are stored through reply.Clean: no control characters or
+// terminal escapes.
 func decodeAttempt(b []byte, a *event.Attempt) error {
+	if err := readAttempt(b, a, true); err != nil {
+		return err
+	}
+	a.SMTP.Text = reply.Clean(a.SMTP.Text)
+	a.Diagnostic = reply.Clean(a.Diagnostic)
+	return nil
+}
+
+// readAttempt is decodeAttempt's JSON step; without strict it reads what
+// json.Unmarshal reads, to the letter, which is how the tests hold the
+// reader to encoding/json.
+func readAttempt(b []byte, a *event.Attempt, strict bool) error {
 	var r raw.JSON
 	r.Reset(b)
+	if strict {
+		r.Strict()
+	}
 	if len(b) <= maxSharedRecord {
 		r.ShareStrings()
 	}
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch attemptFields.Index(r.Key()) {
+		switch r.Field(attemptFields, &seen) {
 		case fEventID:
 			r.String(&a.EventID)
 		case fOccurredAt:
@@ -125,8 +148,9 @@ var attemptFields = raw.NewFields("event_id", "occurred_at", "sent_at", "recipie
 var sourceFields = raw.NewFields("kind", "host")
 
 func decodeSource(r *raw.JSON, s *event.Source) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch sourceFields.Index(r.Key()) {
+		switch r.Field(sourceFields, &seen) {
 		case 0:
 			r.String(&s.Kind)
 		case 1:
@@ -140,8 +164,9 @@ func decodeSource(r *raw.JSON, s *event.Source) {
 var smtpFields = raw.NewFields("code", "enhanced", "text", "command", "remote_host", "remote_ip")
 
 func decodeSMTP(r *raw.JSON, s *event.SMTP) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch smtpFields.Index(r.Key()) {
+		switch r.Field(smtpFields, &seen) {
 		case 0:
 			r.Int(&s.Code)
 		case 1:
@@ -163,8 +188,9 @@ func decodeSMTP(r *raw.JSON, s *event.SMTP) {
 var sourceClassificationFields = raw.NewFields("scheme", "value")
 
 func decodeSourceClassification(r *raw.JSON, sc *event.SourceClassification) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch sourceClassificationFields.Index(r.Key()) {
+		switch r.Field(sourceClassificationFields, &seen) {
 		case 0:
 			r.String(&sc.Scheme)
 		case 1:
@@ -178,8 +204,9 @@ func decodeSourceClassification(r *raw.JSON, sc *event.SourceClassification) {
 var verdictFields = raw.NewFields("class", "label", "scope", "rule", "local")
 
 func decodeVerdict(r *raw.JSON, v *event.Verdict) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch verdictFields.Index(r.Key()) {
+		switch r.Field(verdictFields, &seen) {
 		case 0:
 			r.String((*string)(&v.Class))
 		case 1:
@@ -199,7 +226,9 @@ func decodeVerdict(r *raw.JSON, v *event.Verdict) {
 // decodeStringMap reads an object into a map[string]string as
 // encoding/json does: null clears the map, an object adds to it (making it
 // when nil), a member whose value is not a string is a mismatch and reads
-// as "".
+// as "". A strict reader refuses a key the map holds already: in one
+// object that is a repeat, and a second object would be a repeated
+// metadata key, refused before.
 func decodeStringMap(r *raw.JSON, m *map[string]string) {
 	switch r.Peek() {
 	case 'n':
@@ -211,6 +240,9 @@ func decodeStringMap(r *raw.JSON, m *map[string]string) {
 		}
 		for more := r.Object(); more; more = r.More() {
 			k := string(r.Key())
+			if _, dup := (*m)[k]; dup {
+				r.Duplicate()
+			}
 			var v string
 			r.String(&v)
 			(*m)[k] = v

@@ -5,17 +5,20 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // stdDecode is Ingester.Decode as it was before decodeAttempt: through
-// encoding/json. It stays here, as the reference the one-pass decoder is
-// held to.
+// encoding/json (with the texts cleaned, as decodeAttempt stores them). It
+// stays here, as the reference the one-pass decoder is held to.
 func stdDecode(in *Ingester, b []byte) (event.Attempt, error) {
 	var a event.Attempt
 	if len(b) > in.cfg.MaxRecordBytes {
@@ -35,6 +38,7 @@ func stdDecode(in *Ingester, b []byte) (event.Attempt, error) {
 		}
 		return a, refuse(ReasonJSON, "%v", err)
 	}
+	a.SMTP.Text, a.Diagnostic = reply.Clean(a.SMTP.Text), reply.Clean(a.Diagnostic)
 	return a, in.Complete(&a)
 }
 
@@ -122,6 +126,16 @@ var canonicalSeeds = []string{
 	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced","x":"\u12"}`,
 	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced"}{}`,
 	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced","x":{"a" 1}}`,
+	// strict: repeats at every level, bad UTF-8 in kept and skipped strings, bad enhanced codes, control characters
+	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced","Outcome":"delivered"}`,
+	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced","smtp":{"code":550,"Code":250}}`,
+	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced","metadata":{"a":"1","a":"2"},"x":{"b":1,"b":2}}`,
+	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced","x":1,"x":2}`,
+	"{\"occurred_at\":\"2026-10-01T10:00:00Z\",\"recipient\":\"a\xff@example.com\",\"outcome\":\"bounced\"}",
+	"{\"occurred_at\":\"2026-10-01T10:00:00Z\",\"recipient\":\"a@example.com\",\"outcome\":\"bounced\",\"x\":\"\xff\",\"metadata\":{\"\xfe\":\"v\"}}",
+	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced","smtp":{"code":550,"enhanced":"9.9.9.9.9"}}`,
+	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced","smtp":{"code":550,"enhanced":"5.1.1000"}}`,
+	`{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced","smtp":{"text":"\u001b[31mred\u001b[0m\r\n\u0000"},"diagnostic":"\u009b\u001b]0;t\u0007"}`,
 }
 
 // deepRecords nest as deep as encoding/json allows, and one level deeper.
@@ -156,12 +170,15 @@ func TestCanonicalDecodeDeep(t *testing.T) {
 }
 
 // sameAsStd decodes b with encoding/json and with the one-pass decoder,
-// as a struct and through Ingester.Decode, and fails on any difference.
+// as a struct and through Ingester.Decode, and fails on any difference but
+// the strict decoder's: it may refuse a record encoding/json reads with a
+// guess (strictViolation must then agree that it holds a repeated key or
+// a string that is not UTF-8), and it cleans the texts.
 func sameAsStd(t *testing.T, in *Ingester, b []byte) {
 	t.Helper()
 	var want, got event.Attempt
 	werr := json.Unmarshal(b, &want)
-	gerr := decodeAttempt(b, &got)
+	gerr := readAttempt(b, &got, false)
 	if wc, gc := errClass(werr), errClass(gerr); wc != gc {
 		t.Fatalf("encoding/json: %s (%v)\none pass:      %s (%v)\ninput %.300q", wc, werr, gc, gerr, b)
 	}
@@ -169,13 +186,159 @@ func sameAsStd(t *testing.T, in *Ingester, b []byte) {
 		t.Fatalf("encoding/json: %+v\none pass:      %+v\ninput %.300q", want, got, b)
 	}
 
+	var strict event.Attempt
+	serr := decodeAttempt(b, &strict)
+	var se *raw.JSONStrictError
+	refused := errors.As(serr, &se)
+	switch {
+	case refused && !strictViolation(b):
+		t.Fatalf("strict decoder refused a record without a repeated key or bad UTF-8: %v\ninput %.300q", serr, b)
+	case refused:
+	case errClass(serr) != errClass(gerr):
+		t.Fatalf("lenient: %v\nstrict:  %v\ninput %.300q", gerr, serr, b)
+	case serr == nil:
+		got.SMTP.Text, got.Diagnostic = reply.Clean(got.SMTP.Text), reply.Clean(got.Diagnostic)
+		if !reflect.DeepEqual(got, strict) {
+			t.Fatalf("lenient, cleaned: %+v\nstrict:           %+v\ninput %.300q", got, strict, b)
+		}
+	}
+
 	wa, werr := stdDecode(in, b)
 	ga, gerr := in.Decode(b)
+	if refused {
+		if r := reasonOf(gerr); r != ReasonJSON && !(len(b) > in.cfg.MaxRecordBytes && r == ReasonTooLarge) {
+			t.Fatalf("strict refusal %v: Decode gave reason %q (%v), want %q", serr, r, gerr, ReasonJSON)
+		}
+		return
+	}
 	if wr, gr := reasonOf(werr), reasonOf(gerr); wr != gr {
 		t.Fatalf("encoding/json: %q (%v)\none pass:      %q (%v)\ninput %.300q", wr, werr, gr, gerr, b)
 	}
 	if werr == nil && !reflect.DeepEqual(wa, ga) {
 		t.Fatalf("encoding/json: %+v\none pass:      %+v\ninput %.300q", wa, ga, b)
+	}
+}
+
+// strictViolation reports whether b holds what a strict reader refuses,
+// found another way: invalid UTF-8 or a surrogate escape anywhere, or a
+// key that repeats another of its object under case folding, at any depth
+// (a superset of what decodeAttempt checks).
+func strictViolation(b []byte) bool {
+	if !utf8.Valid(b) || surrogateEscape.Match(b) {
+		return true
+	}
+	type frame struct {
+		obj, wantKey bool
+		keys         []string
+	}
+	var stack []frame
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if len(stack) > 0 && stack[len(stack)-1].obj && stack[len(stack)-1].wantKey {
+			if k, ok := tok.(string); ok {
+				top := &stack[len(stack)-1]
+				for _, seen := range top.keys {
+					if strings.EqualFold(seen, k) {
+						return true
+					}
+				}
+				top.keys = append(top.keys, k)
+				top.wantKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{obj: true, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 && stack[len(stack)-1].obj {
+			stack[len(stack)-1].wantKey = true // a value ended: a key comes next
+		}
+	}
+}
+
+var surrogateEscape = regexp.MustCompile(`\\[uU][dD][89abcdefABCDEF]`)
+
+// TestCanonicalStrict: what encoding/json reads with a guess, the
+// canonical decoder refuses, naming the key or field.
+func TestCanonicalStrict(t *testing.T) {
+	in := newIngester(t, Config{})
+	const base = `"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced"`
+	for _, tc := range []struct {
+		name, rec string
+		reason    string // "" when accepted
+		msg       string // in the error
+	}{
+		{"no repeats", `{` + base + `,"smtp":{"code":550,"enhanced":"5.1.1"},"metadata":{"a":"1","A":"2"}}`, "", ""},
+		{"repeated top-level key", `{` + base + `,"outcome":"delivered"}`, ReasonJSON, `duplicate key "outcome"`},
+		{"repeated key in another case", `{` + base + `,"Recipient":"b@example.com"}`, ReasonJSON, `duplicate key "Recipient": it names field "recipient" again`},
+		{"repeated key by escape", `{` + base + `,"recip\u0069ent":"b@example.com"}`, ReasonJSON, `duplicate key "recipient"`},
+		{"repeated unknown key", `{` + base + `,"x":1,"x":2}`, ReasonJSON, `duplicate key "x"`},
+		{"repeated key in smtp", `{` + base + `,"smtp":{"code":550,"code":250}}`, ReasonJSON, `duplicate key "smtp.code"`},
+		{"repeated key in source", `{` + base + `,"source":{"kind":"a","KIND":"b"}}`, ReasonJSON, `duplicate key "source.KIND"`},
+		{"repeated key in verdict", `{` + base + `,"verdict":{"rule":"a","rule":"b"}}`, ReasonJSON, `duplicate key "verdict.rule"`},
+		{"repeated key in source_classification", `{` + base + `,"source_classification":{"value":"a","value":"b"}}`, ReasonJSON, `duplicate key "source_classification.value"`},
+		{"repeated metadata key", `{` + base + `,"metadata":{"a":"1","a":"2"}}`, ReasonJSON, `duplicate key "metadata.a"`},
+		{"repeated object", `{` + base + `,"smtp":{"code":550},"smtp":{"text":"t"}}`, ReasonJSON, `duplicate key "smtp"`},
+		{"repeated key inside a skipped value is not read", `{` + base + `,"x":{"a":1,"a":2}}`, "", ""},
+		{"invalid UTF-8 in the recipient", "{\"occurred_at\":\"2026-10-01T10:00:00Z\",\"outcome\":\"bounced\",\"recipient\":\"b\xffob@example.com\"}", ReasonJSON, `field "recipient": the string is not valid UTF-8`},
+		{"invalid UTF-8 in smtp.text", "{" + base + ",\"smtp\":{\"text\":\"caf\xe9\"}}", ReasonJSON, `field "smtp.text": the string is not valid UTF-8`},
+		{"invalid UTF-8 beside an escape", "{" + base + ",\"diagnostic\":\"\\n\xc3\"}", ReasonJSON, `field "diagnostic": the string is not valid UTF-8`},
+		{"invalid UTF-8 in a metadata value", "{" + base + ",\"metadata\":{\"k\":\"\xed\xa0\x80\"}}", ReasonJSON, `field "metadata.k": the string is not valid UTF-8`},
+		{"invalid UTF-8 in a key", "{" + base + ",\"metadata\":{\"\xff\":\"v\"}}", ReasonJSON, `a key in "metadata" is not valid UTF-8`},
+		{"lone surrogate", `{` + base + `,"diagnostic":"\ud83d alone"}`, ReasonJSON, `field "diagnostic": the string holds a lone UTF-16 surrogate`},
+		{"surrogate pair is fine", `{` + base + `,"diagnostic":"\ud83d\ude00"}`, "", ""},
+		{"escaped U+FFFD is fine", `{` + base + `,"diagnostic":"\ufffd"}`, "", ""},
+		{"invalid UTF-8 in a skipped value is not read", "{" + base + ",\"x\":\"\xff\"}", "", ""},
+		{"enhanced 9.9.9.9.9", `{` + base + `,"smtp":{"code":550,"enhanced":"9.9.9.9.9"}}`, ReasonSchema, `/smtp/enhanced: "9.9.9.9.9" is not an RFC 3463 enhanced status code`},
+		{"enhanced with a fourth part", `{` + base + `,"smtp":{"enhanced":"5.1.1.1"}}`, ReasonSchema, `/smtp/enhanced`},
+		{"enhanced class 3", `{` + base + `,"smtp":{"enhanced":"3.1.1"}}`, ReasonSchema, `/smtp/enhanced`},
+		{"enhanced four-digit detail", `{` + base + `,"smtp":{"enhanced":"5.1.1000"}}`, ReasonSchema, `/smtp/enhanced`},
+		{"enhanced with a space", `{` + base + `,"smtp":{"enhanced":"5.1.1 "}}`, ReasonSchema, `/smtp/enhanced`},
+		{"enhanced 5.7.26", `{` + base + `,"smtp":{"enhanced":"5.7.26"}}`, "", ""},
+		{"enhanced 2.0.0", `{` + base + `,"smtp":{"enhanced":"2.0.0"}}`, "", ""},
+		{"enhanced 4.100.999", `{` + base + `,"smtp":{"enhanced":"4.100.999"}}`, "", ""},
+		{"enhanced empty", `{` + base + `,"smtp":{"enhanced":""}}`, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := in.Decode([]byte(tc.rec))
+			if got := reasonOf(err); got != tc.reason {
+				t.Fatalf("reason %q (%v), want %q", got, err, tc.reason)
+			}
+			if err != nil && !strings.Contains(err.Error(), tc.msg) {
+				t.Errorf("error %q does not say %q", err, tc.msg)
+			}
+		})
+	}
+}
+
+// TestCanonicalClean: the reply text and the diagnostic are stored without
+// control characters or terminal escapes; other fields are left alone.
+func TestCanonicalClean(t *testing.T) {
+	in := newIngester(t, Config{})
+	rec := `{"occurred_at":"2026-10-01T10:00:00Z","recipient":"a@example.com","outcome":"bounced",` +
+		`"smtp":{"code":550,"enhanced":"5.1.1","text":"\u001b[31muser unknown\u001b[0m\r\nsecond line\u0007"},` +
+		`"diagnostic":"smtp; 550 5.1.1 x\u001b]0;title\u0007\u0000\u007f\u009b\ty"}`
+	a, err := in.Decode([]byte(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ph = reply.Placeholder
+	if want := ph + "user unknown" + ph + " second line" + ph; a.SMTP.Text != want {
+		t.Errorf("smtp.text = %q, want %q", a.SMTP.Text, want)
+	}
+	if want := "smtp; 550 5.1.1 x" + ph + ph + ph + ph + "\ty"; a.Diagnostic != want {
+		t.Errorf("diagnostic = %q, want %q", a.Diagnostic, want)
 	}
 }
 

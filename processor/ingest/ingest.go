@@ -14,6 +14,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // Config tunes stage 1's record handling. The zero value is valid.
@@ -215,6 +216,9 @@ func (in *Ingester) Complete(a *event.Attempt) error {
 	if !a.Outcome.Valid() {
 		return refuse(ReasonSchema, "outcome %q is not one of delivered, deferred, bounced, expired, dropped", clip(string(a.Outcome)))
 	}
+	// Every source's reply text is stored and shown: no control
+	// characters or terminal escapes (Postfix masks them too).
+	a.SMTP.Text, a.Diagnostic = reply.Clean(a.SMTP.Text), reply.Clean(a.Diagnostic)
 	if err := checkTime("occurred_at", a.OccurredAt, true); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/reply"
 )
 
 // checkLimits enforces the length and range limits of
@@ -52,6 +53,11 @@ func checkLimits(a *event.Attempt) error {
 	}
 	if a.SMTP.Code < 0 || a.SMTP.Code > 599 {
 		return refuse(ReasonSchema, "/smtp/code: %d is outside 0..599", a.SMTP.Code)
+	}
+	if e := a.SMTP.Enhanced; e != "" && !reply.ValidEnhanced(e) {
+		// Length alone let "9.9.9.9.9" through, and rules and reports
+		// would have read it as a code.
+		return refuse(ReasonSchema, "/smtp/enhanced: %q is not an RFC 3463 enhanced status code; want class.subject.detail with class 2, 4 or 5 and subject and detail of 1 to 3 digits, such as 5.1.1", clip(e))
 	}
 	if a.DelaySeconds < 0 {
 		return refuse(ReasonSchema, "/delay_seconds: negative")

@@ -470,6 +470,7 @@ func FuzzParse(f *testing.F) {
 		gmailUnknown, "smtp; 550 5.1.1 <a@example.org>... User unknown", "550 4.4.7 QUEUE.Expired", "550", "550-",
 		"550-5.1.1 a\n451-4.2.0 b\n550 5.1.1 c", "5.1.1 a\n5.1.1 b", "498 No MX", "600 x", "099 x", "550 1.2.3 x",
 		"550 9.9.9 x", "550-a 550-b 550 c 550 d", "421-4.7.0 a 421-4.7.0  b 421 4.7.0 c", "Remote said:\n550 5.1.1 x", "héllo\x80",
+		"550 9.9.9.9.9 x", "550 5.1.1.1 x", "5.1.1.1 x (#9.9.9.9.9)", "550-5.1000.1 a 550 5.1000.1 b", "550 5.1.1\x1b[31m x",
 	} {
 		f.Add(s)
 	}
@@ -510,4 +511,45 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestInvalidEnhanced: what RFC 3463 does not allow ("class.subject.detail",
+// class 2, 4 or 5, subject and detail of one to three digits) is no
+// enhanced code to any reader: a separate field refuses it (ValidEnhanced),
+// and in a reply it stays part of the text.
+func TestInvalidEnhanced(t *testing.T) {
+	for _, bad := range []string{
+		"9.9.9.9.9", "5.1.1.1", "5.1.1.1.1", "9.9.9", "0.0.0", "6.1.1", "5.1000.1", "5.1.1000", "5.1", "5..1", "5.1.",
+		".5.1.1", "5.-1.1", "5.1.a", "5,1,1", "5.1.1x", "５.1.1",
+	} {
+		if ValidEnhanced(bad) {
+			t.Errorf("ValidEnhanced(%q) = true", bad)
+		}
+		if enh, _, ok := CutEnhanced(bad + " text"); ok {
+			t.Errorf("CutEnhanced(%q) = %q", bad+" text", enh)
+		}
+		if r := Parse("550 " + bad + " text"); r.Enhanced != "" || r.Code != 550 || r.Text != bad+" text" {
+			t.Errorf("Parse(550 %s text) = %+v", bad, r)
+		}
+		if r := ParseFlat("550-" + bad + " a 550 " + bad + " b"); r.Enhanced != "" {
+			t.Errorf("ParseFlat(%q) = %+v", "550-"+bad+" a 550 "+bad+" b", r)
+		}
+		if r := ParseDiagnostic("smtp; 550 " + bad + " text"); r.Enhanced != "" {
+			t.Errorf("ParseDiagnostic(smtp; 550 %s text) = %+v", bad, r)
+		}
+		if r := ParseDiagnostic(bad + " text"); r.Enhanced != "" {
+			t.Errorf("ParseDiagnostic(%s text) = %+v", bad, r)
+		}
+		if code, enh, _ := Line("550 " + bad + " text"); enh != "" || code != 550 {
+			t.Errorf("Line(550 %s text) = %d %q", bad, code, enh)
+		}
+		for _, text := range []string{bad, "status " + bad + " here", "(#" + bad + ")", "550 " + bad + " x", "550-" + bad + " x"} {
+			if _, enh := Find(text); enh.Valid() {
+				t.Errorf("Find(%q) found %v", text, enh)
+			}
+		}
+		if n := Continuation("550-" + bad + " x"); n != len("550-") {
+			t.Errorf("Continuation(550-%s x) = %d, want %d", bad, n, len("550-"))
+		}
+	}
 }

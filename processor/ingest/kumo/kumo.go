@@ -236,7 +236,11 @@ func (d *Decoder) record(rec raw.Record, r *record) (attempts []event.Attempt, s
 	resp := r.Response
 	a.SMTP.Code = resp.Code
 	if ec := resp.EnhancedCode; ec != nil && ec.Class > 0 {
-		a.SMTP.Enhanced = strconv.Itoa(ec.Class) + "." + strconv.Itoa(ec.Subject) + "." + strconv.Itoa(ec.Detail)
+		// Kept only when it is an RFC 3463 code: a malformed one from the
+		// peer must not cost the attempt.
+		if e := strconv.Itoa(ec.Class) + "." + strconv.Itoa(ec.Subject) + "." + strconv.Itoa(ec.Detail); reply.ValidEnhanced(e) {
+			a.SMTP.Enhanced = e
+		}
 	}
 	a.SMTP.Text = resp.Content
 	a.SMTP.Command = command(resp.Command)

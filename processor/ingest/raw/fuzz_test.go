@@ -31,6 +31,15 @@ func seeds(f *testing.F) [][]byte {
 	return append(out,
 		[]byte(""), []byte("   "), []byte("{"), []byte("[{"), []byte(`{"message":"\ud83d"}`),
 		[]byte(`<22>1 - - - - - [a b="\]"]`), []byte("Feb 29 00:00:00 h p[1]: x"), []byte(`{"message":{"a":[}`),
+		// strict: repeated keys, times that are not times, years outside 1990..2100
+		[]byte(`{"message":"a","message":"b"}`), []byte(`{"message":"a","messag\u0065":"b","host":"h"}`),
+		[]byte(`{"@timestamp":"2024-04-05T16:41:55Z","agent":{},"log":{"file":{"path":"/a","path":"/b"}},"message":"x"}`),
+		[]byte(`{"@timestamp":"2024-04-05T16:41:55Z","agent":{},"host":{"name":"a","name":"b"},"message":"x"}`),
+		[]byte(`{"host":"mx","message":"x","timestamp":"yesterday"}`), []byte(`{"date":0,"log":"x"}`),
+		[]byte(`{"host":"mx","message":"x","timestamp":"0000-04-05T16:41:54Z"}`), []byte(`{"date":{"a":1},"log":"x"}`),
+		[]byte(`{"host":"mx","message":"x","timestamp":null}`),
+		[]byte("<22>1 0000-04-05T16:41:54Z mx postfix 1 - - x"), []byte("0000-04-05T16:41:54+02:00 mx postfix/smtp[1]: x"),
+		[]byte("2100-01-01T00:00:00Z mx postfix/smtp[1]: x"), []byte("1989-12-31T23:59:59Z mx p[1]: x"),
 	)
 }
 

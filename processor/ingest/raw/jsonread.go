@@ -35,9 +35,20 @@ import (
 //   - keys match a field exactly, else under Unicode case folding (Fields);
 //     unknown keys are skipped; a repeated key is read again (the last
 //     wins, objects merge, slices reuse their elements).
+//
+// A Strict reader departs from encoding/json where its leniency lets junk
+// through: it refuses a key that repeats one before it in the same object
+// (read through Field or checked with Duplicate), and a string it returns
+// that is not valid UTF-8 or holds a lone UTF-16 surrogate escape, instead
+// of reading U+FFFD into it. Either is a *JSONStrictError, and stops the
+// reader as a syntax error does.
 
 // maxJSONDepth is encoding/json's limit on nesting.
 const maxJSONDepth = 10000
+
+// maxPath is how many levels of keys a strict reader's messages name; the
+// records bounced reads nest two or three deep.
+const maxPath = 8
 
 // JSON reads one JSON text; Reset starts it on one. Reads after an error do
 // nothing and return zero values, so a decoder checks for an error once, at
@@ -63,9 +74,15 @@ type JSON struct {
 	key   []byte // the last key read, for error messages
 	text  string // b as one string, for ShareStrings
 	share bool
-	err   error // the first syntax error: every read stops
-	abort error // the first error an UnmarshalJSON method returned: encoding/json stops there
-	saved error // the first type mismatch: encoding/json goes on and reports it at the end
+	// strict refuses repeated keys and strings that are not UTF-8; path
+	// holds the keys of the objects being read, for its error messages.
+	strict bool
+	path   [maxPath][]byte
+	npath  int
+	keyAt  int   // where the last key starts
+	err    error // the first syntax error: every read stops
+	abort  error // the first error an UnmarshalJSON method returned: encoding/json stops there
+	saved  error // the first type mismatch: encoding/json goes on and reports it at the end
 }
 
 // Reset starts reading b.
@@ -79,6 +96,147 @@ func (r *JSON) Reset(b []byte) {
 // small texts whose strings are mostly kept (a canonical attempt).
 func (r *JSON) ShareStrings() {
 	r.share = true
+}
+
+// Strict makes the reader refuse what encoding/json would read with a
+// guess: a key repeated in one object (the last would win) and a string
+// that is not valid UTF-8 (it would hold U+FFFD where the bytes were).
+// Decoders that keep what they read (the canonical attempt) want it;
+// decoders held to encoding/json's verdicts do not.
+func (r *JSON) Strict() {
+	r.strict = true
+}
+
+// JSONStrictError is well-formed JSON that a Strict reader refuses.
+type JSONStrictError struct {
+	Field  string // the member, as a dotted path ("smtp.text")
+	Msg    string // what is wrong with it
+	Offset int
+}
+
+func (e *JSONStrictError) Error() string {
+	return fmt.Sprintf("%s (offset %d)", e.Msg, e.Offset)
+}
+
+// Keys is what a Strict reader remembers of the keys of one object, to
+// refuse one that repeats: a decoder keeps one per object it reads. Its
+// zero value has seen no key.
+type Keys struct {
+	fields uint64              // the fields matched, by index below 64
+	other  map[string]struct{} // the keys that matched no field (made on the first)
+}
+
+// add records a key that matched no field (or a field past 64) and
+// reports whether it is new.
+func (k *Keys) add(key string) bool {
+	if _, dup := k.other[key]; dup {
+		return false
+	}
+	if k.other == nil {
+		k.other = map[string]struct{}{}
+	}
+	k.other[key] = struct{}{}
+	return true
+}
+
+// Field reads a member's key, as Key does, and returns the number of its
+// field in f, or -1. A Strict reader refuses a key whose field (under
+// case folding, as Fields matches) or whose exact text came before it in
+// the same object; seen is that object's Keys.
+func (r *JSON) Field(f *Fields, seen *Keys) int {
+	key := r.Key()
+	if r.err != nil {
+		return -1
+	}
+	i := f.Index(key)
+	if !r.strict {
+		return i
+	}
+	switch {
+	case i >= 0 && i < 64:
+		if seen.fields&(1<<i) != 0 {
+			r.duplicate(f.names[i])
+		}
+		seen.fields |= 1 << i
+	case i >= 64:
+		if !seen.add("\x00" + f.names[i]) {
+			r.duplicate(f.names[i])
+		}
+	default:
+		if !seen.add(string(key)) {
+			r.duplicate("")
+		}
+	}
+	return i
+}
+
+// Duplicate refuses the key just read, in a Strict reader, as a repeat of
+// one before it in its object: for decoders that keep their own record of
+// the keys, such as the map they fill.
+func (r *JSON) Duplicate() {
+	if r.strict {
+		r.duplicate("")
+	}
+}
+
+// duplicate records that the last key repeats an earlier one, which
+// matched the field named field ("" when it was the same text).
+func (r *JSON) duplicate(field string) {
+	if r.err != nil {
+		return
+	}
+	name := r.fieldName()
+	msg := fmt.Sprintf("duplicate key %q: a key may appear once in an object", name)
+	if field != "" && field != string(r.key) {
+		msg = fmt.Sprintf("duplicate key %q: it names field %q again (keys match fields without regard to case); a key may appear once in an object", name, field)
+	}
+	r.err = &JSONStrictError{Field: name, Msg: msg, Offset: r.keyAt}
+}
+
+// fieldName is the dotted path of the last key read.
+func (r *JSON) fieldName() string {
+	if obj := r.objectName(); obj != "" {
+		return obj + "." + string(r.key)
+	}
+	return string(r.key)
+}
+
+// objectName is the dotted path of the object being read, "" at the top.
+func (r *JSON) objectName() string {
+	var b []byte
+	for _, p := range r.path[:min(r.npath, maxPath)] {
+		if len(p) == 0 {
+			continue
+		}
+		if len(b) > 0 {
+			b = append(b, '.')
+		}
+		b = append(b, p...)
+	}
+	return string(b)
+}
+
+// badString records a string a Strict reader refuses; start is where it
+// starts, key whether it is a key.
+func (r *JSON) badString(start int, f flaw, key bool) {
+	if r.err != nil {
+		return
+	}
+	what := "is not valid UTF-8"
+	if f == loneSurrogate {
+		what = "holds a lone UTF-16 surrogate escape (half of a pair)"
+	}
+	if key {
+		obj := r.objectName()
+		where := "at the top level"
+		if obj != "" {
+			where = fmt.Sprintf("in %q", obj)
+		}
+		r.err = &JSONStrictError{Field: obj, Msg: fmt.Sprintf("a key %s %s", where, what), Offset: start}
+		return
+	}
+	name := r.fieldName()
+	r.err = &JSONStrictError{Field: name, Msg: fmt.Sprintf("field %q: the string %s", name, what), Offset: start}
 }
 
 // JSONSyntaxError is a text that is not JSON.
@@ -303,6 +461,12 @@ func (r *JSON) Object() bool {
 			r.depth--
 			return false
 		case '"':
+			if r.strict {
+				if r.npath < maxPath {
+					r.path[r.npath] = r.key
+				}
+				r.npath++
+			}
 			return true
 		}
 	}
@@ -329,6 +493,12 @@ func (r *JSON) More() bool {
 		case '}':
 			r.i = i + 1
 			r.depth--
+			if r.strict && r.npath > 0 {
+				r.npath--
+				if r.npath < maxPath {
+					r.key = r.path[r.npath]
+				}
+			}
 			return false
 		}
 	}
@@ -356,9 +526,13 @@ func (r *JSON) Key() []byte {
 	r.i++
 	k := r.b[start+1 : end-1]
 	if esc || (wide && !utf8.Valid(k)) {
-		k = unquoteJSON(k)
+		var f flaw
+		if k, f = unquoteJSON(k); f != 0 && r.strict {
+			r.badString(start, f, true)
+			return nil
+		}
 	}
-	r.key = k
+	r.key, r.keyAt = k, start
 	return k
 }
 
@@ -441,7 +615,12 @@ func (r *JSON) str() (string, bool) {
 	r.i = end
 	s := r.b[start+1 : end-1]
 	if esc || (wide && !utf8.Valid(s)) {
-		return string(unquoteJSON(s)), true
+		u, f := unquoteJSON(s)
+		if f != 0 && r.strict {
+			r.badString(start, f, false)
+			return "", false
+		}
+		return string(u), true
 	}
 	if r.share {
 		if r.text == "" {
@@ -1026,10 +1205,19 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
+// flaw is what unquoteJSON replaced by U+FFFD, if anything.
+type flaw uint8
+
+const (
+	invalidUTF8 flaw = 1 + iota
+	loneSurrogate
+)
+
 // unquoteJSON decodes the contents of a valid JSON string (between its
 // quotes) as encoding/json does: escapes decoded, invalid UTF-8 and lone
-// surrogates replaced by U+FFFD.
-func unquoteJSON(s []byte) []byte {
+// surrogates replaced by U+FFFD. It reports the first such replacement.
+func unquoteJSON(s []byte) ([]byte, flaw) {
+	var bad flaw
 	out := make([]byte, 0, len(s)+utf8.UTFMax)
 	for i := 0; i < len(s); {
 		c := s[i]
@@ -1057,6 +1245,9 @@ func unquoteJSON(s []byte) []byte {
 						continue
 					}
 					rr = unicode.ReplacementChar
+					if bad == 0 {
+						bad = loneSurrogate
+					}
 				}
 				out = utf8.AppendRune(out, rr)
 				continue
@@ -1069,11 +1260,14 @@ func unquoteJSON(s []byte) []byte {
 			i++
 		default:
 			rr, size := utf8.DecodeRune(s[i:])
+			if rr == utf8.RuneError && size == 1 && bad == 0 {
+				bad = invalidUTF8
+			}
 			out = utf8.AppendRune(out, rr)
 			i += size
 		}
 	}
-	return out
+	return out, bad
 }
 
 // getu4 decodes \uXXXX at the start of s, or returns -1.
@@ -1124,7 +1318,7 @@ func JSONStringBytes(text []byte) ([]byte, bool) {
 	}
 	s := text[start+1 : end-1]
 	if esc || (wide && !utf8.Valid(s)) {
-		s = unquoteJSON(s)
+		s, _ = unquoteJSON(s)
 	}
 	return s, true
 }
@@ -1133,6 +1327,7 @@ func JSONStringBytes(text []byte) ([]byte, bool) {
 // a field whose name equals the key, else the first field whose name
 // equals it under Unicode case folding. It is built once and only read.
 type Fields struct {
+	names  []string       // by number
 	byLen  [][]field      // names by length, in field order
 	folded map[string]int // folded name → first field
 	maxLen int            // the longest name, in bytes
@@ -1147,7 +1342,7 @@ type field struct {
 // NewFields numbers names from 0 in the order given, which should be the
 // struct's field order (it decides between names that fold alike).
 func NewFields(names ...string) *Fields {
-	f := &Fields{folded: map[string]int{}, ascii: true}
+	f := &Fields{names: names, folded: map[string]int{}, ascii: true}
 	for _, n := range names {
 		f.maxLen = max(f.maxLen, len(n))
 	}

@@ -3,9 +3,11 @@ package raw
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 var jsonSeeds = []string{
@@ -13,6 +15,9 @@ var jsonSeeds = []string{
 	`{"a":1,}`, `[1,]`, `{"a" 1}`, `{"a":1]`, `[1}`, `01`, `1.`, `1e`, `-`, `.5`, `+1`, `tru`, `nul`, `"\x"`, `"\u12g4"`,
 	"\"a\x01\"", "\"\xff\xfe\"", `"\ud83d\ude00\ud83d"`, `{"a":1} x`, `{"a":1}{}`, "\t{ \"a\" :\r\n1 }\n",
 	`["` + strings.Repeat("abcdefgh", 9) + `\"` + strings.Repeat("é", 9) + `"]`,
+	// what a Strict reader refuses
+	`{"a":1,"a":2}`, `{"a":1,"A":2}`, `{"a":{"b":1,"b":2}}`, `{"\u0061":1,"a":2}`, "{\"a\":\"\xed\xa0\x80\"}",
+	"{\"\xff\":1}", `{"a":"\udc00"}`, `["\ud83d\ude00","\ud83d"]`,
 }
 
 // FuzzJSONValid holds the reader's validation to encoding/json's: Skip then
@@ -95,4 +100,152 @@ func FuzzJSONNumbers(f *testing.F) {
 			t.Fatalf("float: json.Unmarshal = %v, %v; Float = %v, %v for %q", wf, werr, gf, gerr, b)
 		}
 	})
+}
+
+// readStrict reads b as an object of fields a and b, objects under o, and
+// anything else skipped, as a strict decoder would.
+func readStrict(b []byte, strict bool) error {
+	fields := NewFields("a", "b", "o")
+	var r JSON
+	r.Reset(b)
+	if strict {
+		r.Strict()
+	}
+	var obj func()
+	obj = func() {
+		var seen Keys
+		for more := r.Object(); more; more = r.More() {
+			switch r.Field(fields, &seen) {
+			case 0, 1:
+				var s string
+				r.String(&s)
+			case 2:
+				obj()
+			default:
+				r.Skip()
+			}
+		}
+	}
+	obj()
+	return r.Finish()
+}
+
+func TestJSONStrict(t *testing.T) {
+	for _, c := range []struct {
+		name, in string
+		msg      string // "" when a strict reader accepts
+	}{
+		{"distinct keys", `{"a":"x","b":"y","c":1,"o":{"a":"z"}}`, ""},
+		{"same key in nested objects", `{"a":"x","o":{"a":"y","o":{"a":"z"}}}`, ""},
+		{"repeated field", `{"a":"x","a":"y"}`, `duplicate key "a": a key may appear once in an object (offset 9)`},
+		{"repeated field in another case", `{"a":"x","A":"y"}`, `duplicate key "A": it names field "a" again`},
+		{"repeated field by escape", `{"\u0061":"x","a":"y"}`, `duplicate key "a"`},
+		{"repeated unknown key", `{"c":1,"c":2}`, `duplicate key "c"`},
+		{"unknown keys in another case are two keys", `{"c":1,"C":2}`, ""},
+		{"repeated key in a nested object", `{"o":{"o":{"b":"x","B":"y"}}}`, `duplicate key "o.o.B"`},
+		{"nested object closed: back to its parent", `{"o":{"a":"x"},"a":"y","o":{}}`, `duplicate key "o"`},
+		{"repeated key in a skipped value", `{"c":{"x":1,"x":2}}`, ""},
+		{"invalid UTF-8", "{\"a\":\"caf\xe9\"}", `field "a": the string is not valid UTF-8`},
+		{"invalid UTF-8 after an escape", "{\"o\":{\"b\":\"\\n\xff\"}}", `field "o.b": the string is not valid UTF-8`},
+		{"encoded surrogate", "{\"a\":\"\xed\xa0\x80\"}", `not valid UTF-8`},
+		{"lone surrogate escape", `{"a":"x\ud83d"}`, `field "a": the string holds a lone UTF-16 surrogate escape`},
+		{"surrogate pair", `{"a":"\ud83d\ude00"}`, ""},
+		{"escaped U+FFFD", `{"a":"\ufffd"}`, ""},
+		{"invalid UTF-8 in a key", "{\"o\":{\"\xff\":1}}", `a key in "o" is not valid UTF-8`},
+		{"invalid UTF-8 in a top-level key", "{\"\xff\":1}", `a key at the top level is not valid UTF-8`},
+		{"invalid UTF-8 in a skipped value", "{\"c\":\"\xff\"}", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := readStrict([]byte(c.in), false); err != nil {
+				t.Fatalf("lenient reader: %v", err)
+			}
+			err := readStrict([]byte(c.in), true)
+			var se *JSONStrictError
+			switch {
+			case c.msg == "" && err != nil:
+				t.Fatalf("strict reader refused: %v", err)
+			case c.msg == "":
+			case !errors.As(err, &se):
+				t.Fatalf("err = %v, want a *JSONStrictError", err)
+			case !strings.Contains(err.Error(), c.msg):
+				t.Errorf("error %q does not say %q", err, c.msg)
+			}
+		})
+	}
+}
+
+// FuzzJSONStrict: a strict reader reads what a lenient one does, or
+// refuses with a *JSONStrictError, and only when the text has a repeated
+// key, bad UTF-8 or a surrogate escape.
+func FuzzJSONStrict(f *testing.F) {
+	for _, s := range jsonSeeds {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"o":{"a":"x","o":{"A":"y"}},"c":[1,{"c":1,"c":2}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		lerr := readStrict(b, false)
+		serr := readStrict(b, true)
+		var se *JSONStrictError
+		if errors.As(serr, &se) {
+			if utf8.Valid(b) && !bytes.Contains(bytes.ToLower(b), []byte(`\ud`)) && !hasRepeat(b) {
+				t.Fatalf("strict reader refused %q: %v", b, serr)
+			}
+			return
+		}
+		if (lerr == nil) != (serr == nil) {
+			t.Fatalf("lenient %v, strict %v for %q", lerr, serr, b)
+		}
+		var r JSON
+		r.Reset(b)
+		r.Strict()
+		sany := r.Any(nil)
+		if err := r.Finish(); err == nil {
+			r.Reset(b)
+			if lany := r.Any(nil); !reflect.DeepEqual(lany, sany) {
+				t.Fatalf("strict Any %#v, lenient %#v for %q", sany, lany, b)
+			}
+		}
+	})
+}
+
+// hasRepeat reports whether any object in b repeats a key under case
+// folding (a superset of what readStrict refuses).
+func hasRepeat(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		obj, wantKey bool
+		keys         []string
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
+			if k, ok := tok.(string); ok {
+				for _, seen := range stack[n-1].keys {
+					if strings.EqualFold(seen, k) {
+						return true
+					}
+				}
+				stack[n-1].keys = append(stack[n-1].keys, k)
+				stack[n-1].wantKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{obj: true, wantKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if n := len(stack); n > 0 && stack[n-1].obj {
+			stack[n-1].wantKey = true
+		}
+	}
 }

@@ -379,3 +379,72 @@ func epoch(b []byte) (time.Time, bool) {
 	}
 	return time.Unix(sec, ns).UTC(), true
 }
+
+// keySet finds a key repeated among an object's members. Keys compare as
+// decoded, so "a" and "\u0061" are one key. It holds 32 keys without
+// allocating (an envelope has a dozen, a KumoMTA record thirty), more in a
+// map, so that a record of a million keys costs linear time.
+type keySet struct {
+	n    int
+	hash [32]uint32
+	keys [32][]byte
+	many map[string]struct{}
+}
+
+// add records key, the text between a key's quotes with its escapes as
+// they are, and reports whether it is new.
+func (s *keySet) add(key []byte) bool {
+	if bytes.IndexByte(key, '\\') >= 0 {
+		q := make([]byte, 0, len(key)+2)
+		q = append(append(append(q, '"'), key...), '"')
+		if u, ok := unquote(q); ok {
+			key = u
+		}
+	}
+	if s.many != nil {
+		if _, dup := s.many[string(key)]; dup {
+			return false
+		}
+		s.many[string(key)] = struct{}{}
+		return true
+	}
+	h := uint32(2166136261) // FNV-1a
+	for _, c := range key {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	for i := range s.n {
+		if s.hash[i] == h && bytes.Equal(s.keys[i], key) {
+			return false
+		}
+	}
+	if s.n < len(s.keys) {
+		s.hash[s.n], s.keys[s.n] = h, key
+		s.n++
+		return true
+	}
+	s.many = make(map[string]struct{}, 2*len(s.keys))
+	for _, k := range s.keys {
+		s.many[string(k)] = struct{}{}
+	}
+	s.many[string(key)] = struct{}{}
+	return true
+}
+
+// repeatedKey returns the first key of obj, an object's text, that
+// repeats one before it, or nil.
+func repeatedKey(obj []byte) []byte {
+	m, ok := objectMembers(obj)
+	if !ok {
+		return nil
+	}
+	var seen keySet
+	for {
+		k, _, ok := m.next()
+		if !ok {
+			return nil
+		}
+		if !seen.add(k) {
+			return k
+		}
+	}
+}

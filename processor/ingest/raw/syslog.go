@@ -17,11 +17,13 @@ type prefix struct {
 }
 
 // stamp is a timestamp as written: wall-clock fields, and the offset when
-// the writer gave one. RFC 3164 stamps have no year (year == 0).
+// the writer gave one. RFC 3164 stamps have no year (noYear); a written
+// year 0000 is a year, and a wrong one, not a missing one.
 type stamp struct {
 	year, month, day, hour, min, sec, nsec int
 	off                                    int // seconds east of UTC, when zoned
 	zoned                                  bool
+	noYear                                 bool
 }
 
 // parseSyslog strips a syslog prefix from line. The forms, tried in this
@@ -309,6 +311,7 @@ func scan3164(s []byte) (st stamp, n int, ok bool) {
 	if st.month == 0 {
 		return st, 0, false
 	}
+	st.noYear = true
 	i := 4
 	if s[i] == ' ' {
 		i++

@@ -3,6 +3,7 @@ package raw
 import (
 	"bytes"
 	"time"
+	"unicode/utf8"
 )
 
 // Reasons Unwrap refuses a record (the Reason of its *Error).
@@ -12,6 +13,29 @@ const (
 	// ReasonEmpty: nothing is left once white space, the envelope and the
 	// syslog prefix are taken off.
 	ReasonEmpty = "empty"
+	// ReasonJSON: a JSON object repeats a key (its top level, or an
+	// envelope's object that Unwrap reads: log, log.file, host). Which
+	// value the writer meant is a guess, so the record is refused rather
+	// than read with the last one. The same token as ingest.ReasonJSON.
+	ReasonJSON = "malformed_json"
+	// ReasonTime: a timestamp is present but is not a time, or is outside
+	// 1990..2100 (see ValidTime): a syslog prefix's year 0000, an
+	// envelope's "timestamp": "yesterday". Only an absent time falls back
+	// to another. The same token as ingest.ReasonTime.
+	ReasonTime = "invalid_time"
+)
+
+// ValidTime reports whether t is within the years bounced accepts,
+// 1990-01-01 to 2100-01-01 (exclusive), as ingest does for an attempt's
+// times: anything outside is a clock or a parser gone wrong, and ClickHouse's
+// DateTime ends in 2106.
+func ValidTime(t time.Time) bool {
+	return !t.Before(earliest) && t.Before(latest)
+}
+
+var (
+	earliest = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	latest   = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
 )
 
 // Shipper names a Record can carry besides those of the shippers.
@@ -49,12 +73,17 @@ func Unwrap(cfg Config, value []byte, received time.Time) (Record, error) {
 		rec.Payload = value
 		return rec, nil
 	case '{':
-		env, ok := envelope(trimmed, &cfg)
+		env, ok, err := envelope(trimmed, &cfg)
+		if err != nil {
+			return rec, err
+		}
 		if !ok {
 			rec.Payload = value
 			return rec, nil
 		}
-		env.fill(&rec, &cfg)
+		if err := env.fill(&rec, &cfg); err != nil {
+			return rec, err
+		}
 		if env.nested {
 			rec.Payload = env.payload
 			return rec, nil
@@ -83,7 +112,9 @@ func Unwrap(cfg Config, value []byte, received time.Time) (Record, error) {
 		rec.PID = p.pid
 	}
 	if p.hasTime {
-		setLineTime(&rec, &cfg, p.stamp, received)
+		if err := setLineTime(&rec, &cfg, p.stamp, received); err != nil {
+			return rec, err
+		}
 	}
 	rec.Payload = bytes.TrimSpace(p.msg)
 	if len(rec.Payload) == 0 {
@@ -94,35 +125,39 @@ func Unwrap(cfg Config, value []byte, received time.Time) (Record, error) {
 
 // setLineTime sets Time from a syslog stamp. A stamp without a year (RFC
 // 3164) takes its year from received or, when the caller did not know
-// that, from the shipper's time; with neither, Time stays zero rather than
-// land in year 1. A stamp without a zone is read in cfg.Zone. Either guess
-// sets TimeInferred.
-func setLineTime(rec *Record, cfg *Config, st stamp, received time.Time) {
+// that (or it is outside ValidTime's years), from the shipper's time; with
+// neither, Time stays zero rather than land in year 1. A stamp without a
+// zone is read in cfg.Zone. Either guess sets TimeInferred. A stamp that
+// has a year outside 1990..2100 (year 0000 included) is an error: the
+// line's own time is wrong, and guessing another would hide it.
+func setLineTime(rec *Record, cfg *Config, st stamp, received time.Time) error {
 	var t time.Time
 	loc := time.UTC
 	if !st.zoned {
 		loc = cfg.location()
 	}
-	if st.year == 0 {
+	if st.noYear {
 		ref := received
-		if ref.IsZero() {
+		if !ValidTime(ref) {
 			ref = rec.Time
 		}
-		if ref.IsZero() {
-			return
+		if !ValidTime(ref) {
+			return nil
 		}
 		var ok bool
 		if t, ok = inferYear(st, loc, ref); !ok {
-			return
+			return nil
 		}
 	} else {
 		t = st.at(loc)
-	}
-	if t.IsZero() {
-		return // "0001-01-01T00:00:00Z" is a stamp, but Time cannot tell it from none
+		if !ValidTime(t) {
+			return Errorf(ReasonTime, "the syslog timestamp %04d-%02d-%02dT%02d:%02d:%02d is outside 1990..2100",
+				st.year, st.month, st.day, st.hour, st.min, st.sec)
+		}
 	}
 	rec.Time, rec.TimeSource = t, TimeLine
-	rec.TimeInferred = st.year == 0 || !st.zoned
+	rec.TimeInferred = st.noYear || !st.zoned
+	return nil
 }
 
 // env is what an envelope told.
@@ -137,6 +172,7 @@ type env struct {
 	file     []byte // JSON string
 	offset   int64
 	time     []byte // JSON string or number
+	timeKey  string // the key time came from
 	lineTime bool   // time is the line's own, not the read time
 }
 
@@ -175,21 +211,30 @@ const (
 // The payload is message when it is a string, object or array, else log
 // when it is a string. Host is hostname (the syslog host a shipper parsed),
 // else host as a string, else Filebeat's host.name or host.hostname.
-func envelope(obj []byte, cfg *Config) (env, bool) {
+//
+// A well-formed object that repeats a key is an error (ReasonJSON), whether
+// or not it is an envelope: the last value would win in one reader and the
+// first in another.
+func envelope(obj []byte, cfg *Config) (env, bool, error) {
 	var e env
 	m, ok := objectMembers(obj)
 	if !ok {
-		return e, false
+		return e, false, nil
 	}
 	var (
 		message, log, atTS, ts, date, host, hostname, file, appname, procid, ident, pid []byte
 		marks                                                                           int
 		foreign                                                                         bool
+		seen                                                                            keySet
+		repeated                                                                        []byte
 	)
 	for {
 		k, v, ok := m.next()
 		if !ok {
 			break
+		}
+		if repeated == nil && !seen.add(k) {
+			repeated = k
 		}
 		switch string(k) {
 		case "message":
@@ -250,7 +295,10 @@ func envelope(obj []byte, cfg *Config) (env, bool) {
 		}
 	}
 	if !m.complete() {
-		return e, false
+		return e, false, nil
+	}
+	if repeated != nil {
+		return e, false, repeatError("", repeated)
 	}
 	switch {
 	case isString(message):
@@ -260,22 +308,32 @@ func envelope(obj []byte, cfg *Config) (env, bool) {
 	case isString(log):
 		e.payload = log
 	default:
-		return e, false
+		return e, false, nil
 	}
 	if foreign && marks == 0 {
-		return e, false
+		return e, false, nil
 	}
 	if !e.nested {
 		s, ok := unquote(e.payload)
 		if !ok {
-			return e, false
+			return e, false, nil
 		}
 		e.payload = s
 	}
 	switch {
 	case marks&markFilebeat != 0:
 		e.shipper = "filebeat"
-		e.time = atTS
+		e.time, e.timeKey = present(atTS), "@timestamp"
+		for _, o := range []struct {
+			path string
+			obj  []byte
+		}{{"host.", host}, {"log.", log}} {
+			if len(o.obj) > 0 && o.obj[0] == '{' {
+				if k := repeatedKey(o.obj); k != nil {
+					return e, false, repeatError(o.path, k)
+				}
+			}
+		}
 		if isString(hostname) {
 			e.hostJSON = hostname
 		} else if isString(host) {
@@ -289,6 +347,9 @@ func envelope(obj []byte, cfg *Config) (env, bool) {
 		}
 		if len(log) > 0 && log[0] == '{' {
 			if f, ok := member(log, "file"); ok {
+				if k := repeatedKey(f); k != nil {
+					return e, false, repeatError("log.file.", k)
+				}
 				if p, ok := member(f, "path"); ok {
 					e.file = p
 				}
@@ -299,22 +360,73 @@ func envelope(obj []byte, cfg *Config) (env, bool) {
 		}
 	case marks&markFluentBit != 0:
 		e.shipper = "fluentbit"
-		e.time = firstOf(atTS, date, ts)
+		e.time, e.timeKey = firstTime(atTS, date, ts)
 		e.lineTime = marks&markFluentSyslog != 0
 		e.hostJSON = firstOf(hostname, host)
 		e.program, e.pid = ident, pid
 	case marks&markVector != 0 || isString(host) || isString(ts) || isString(file):
 		e.shipper = "vector"
-		e.time = firstOf(ts, atTS)
+		e.time, e.timeKey = firstTime(nil, nil, ts, atTS)
 		e.lineTime = marks&markVectorSyslog != 0
 		e.hostJSON = firstOf(hostname, host)
 		e.program, e.pid, e.file = appname, firstOf(procid, pid), file
 	default:
 		e.shipper = ShipperGeneric
-		e.time = firstOf(atTS, ts, date)
+		e.time, e.timeKey = firstTime(atTS, date, ts)
 		e.hostJSON = firstOf(hostname, host)
 	}
-	return e, true
+	return e, true, nil
+}
+
+// repeatError is the error for an object that repeats key; path says
+// which object ("log.file.", or "" for the record).
+func repeatError(path string, key []byte) error {
+	if bytes.IndexByte(key, '\\') >= 0 {
+		if u, ok := unquote(append(append([]byte{'"'}, key...), '"')); ok {
+			key = u
+		}
+	}
+	return Errorf(ReasonJSON, "duplicate key %q in the JSON record: a key may appear once in an object", path+clipKey(key))
+}
+
+// clipKey keeps an error message short and printable whatever the key.
+func clipKey(k []byte) string {
+	if len(k) > 64 {
+		k = k[:64]
+	}
+	if !utf8.Valid(k) {
+		return string(bytes.ToValidUTF8(k, []byte("\uFFFD")))
+	}
+	return string(k)
+}
+
+// present returns v unless it is a JSON null, which says no more than an
+// absent key.
+func present(v []byte) []byte {
+	if string(v) == "null" {
+		return nil
+	}
+	return v
+}
+
+// firstTime returns the first time value present among @timestamp, date,
+// timestamp and atTS2 (a second @timestamp, for Vector's order), and its
+// key.
+func firstTime(atTS, date, ts []byte, atTS2 ...[]byte) ([]byte, string) {
+	switch {
+	case present(atTS) != nil:
+		return atTS, "@timestamp"
+	case present(date) != nil:
+		return date, "date"
+	case present(ts) != nil:
+		return ts, "timestamp"
+	}
+	for _, v := range atTS2 {
+		if present(v) != nil {
+			return v, "@timestamp"
+		}
+	}
+	return nil, ""
 }
 
 // firstOf returns the first value that is present.
@@ -327,8 +439,10 @@ func firstOf(vals ...[]byte) []byte {
 	return nil
 }
 
-// fill copies what the envelope told into rec.
-func (e *env) fill(rec *Record, cfg *Config) {
+// fill copies what the envelope told into rec. A time that is present but
+// is not one, or is outside ValidTime's years, is an error (ReasonTime):
+// only an absent time leaves Time for the line, or the caller, to give.
+func (e *env) fill(rec *Record, cfg *Config) error {
 	rec.Shipper = e.shipper
 	if s, ok := unquote(e.hostJSON); ok && isString(e.hostJSON) {
 		rec.Host = string(s)
@@ -343,12 +457,20 @@ func (e *env) fill(rec *Record, cfg *Config) {
 		rec.File = string(s)
 	}
 	rec.Offset = e.offset
-	if len(e.time) > 0 {
-		if t, zoned, ok := jsonTime(e.time, cfg); ok && !t.IsZero() {
-			rec.Time, rec.TimeSource, rec.TimeInferred = t, TimeShipper, !zoned
-			if e.lineTime {
-				rec.TimeSource = TimeLine
-			}
-		}
+	if len(e.time) == 0 {
+		return nil
 	}
+	t, zoned, ok := jsonTime(e.time, cfg)
+	if !ok {
+		return Errorf(ReasonTime, "the %s envelope's %s %s is not a time: want an RFC 3339 string or a number of epoch seconds",
+			e.shipper, e.timeKey, clipKey(e.time))
+	}
+	if !ValidTime(t) {
+		return Errorf(ReasonTime, "the %s envelope's %s %s is outside 1990..2100", e.shipper, e.timeKey, clipKey(e.time))
+	}
+	rec.Time, rec.TimeSource, rec.TimeInferred = t, TimeShipper, !zoned
+	if e.lineTime {
+		rec.TimeSource = TimeLine
+	}
+	return nil
 }

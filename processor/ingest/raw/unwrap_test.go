@@ -3,6 +3,7 @@ package raw
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -104,7 +105,9 @@ func TestUnwrapEnvelopeFields(t *testing.T) {
 		{"syslog in the line beats the envelope", `{"host":"shipper","message":"Apr  5 16:41:54 mx postfix/smtp[1]: x","timestamp":"2024-04-05T16:41:59Z","source_type":"file"}`,
 			Record{Payload: []byte("x"), Host: "mx", Program: "postfix/smtp", PID: 1, Shipper: "vector",
 				Time: time.Date(2024, 4, 5, 16, 41, 54, 0, time.UTC), TimeSource: TimeLine, TimeInferred: true}},
-		{"unparsable shipper time is dropped", `{"host":"mx","message":"x","timestamp":"yesterday"}`,
+		{"a null shipper time is an absent one", `{"host":"mx","message":"x","timestamp":null,"source_type":"file"}`,
+			Record{Payload: []byte("x"), Host: "mx", Shipper: "vector"}},
+		{"no shipper time", `{"host":"mx","message":"x","source_type":"file"}`,
 			Record{Payload: []byte("x"), Host: "mx", Shipper: "vector"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -123,6 +126,86 @@ func TestUnwrapEnvelopeFields(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnwrapStrict: what Unwrap used to read with a guess (a repeated key,
+// a time that is not one, a year 0000) it refuses with a reason.
+func TestUnwrapStrict(t *testing.T) {
+	cfg := Config{}.WithDefaults()
+	for _, c := range []struct {
+		name, value string
+		reason      string // "" when accepted
+		msg         string // in the error
+	}{
+		// repeated keys
+		{"repeated message", `{"message":"a","message":"b","host":"mx"}`, ReasonJSON, `duplicate key "message"`},
+		{"repeated timestamp", `{"message":"a","timestamp":"2024-04-05T16:41:54Z","timestamp":"2024-04-05T16:41:55Z","source_type":"file"}`, ReasonJSON, `duplicate key "timestamp"`},
+		{"repeated key by escape", `{"message":"a","messag\u0065":"b","host":"mx"}`, ReasonJSON, `duplicate key "message"`},
+		{"repeated key of a canonical record", `{"recipient":"a@b","outcome":"bounced","outcome":"delivered"}`, ReasonJSON, `duplicate key "outcome"`},
+		{"repeated key in filebeat's log", `{"@timestamp":"2024-04-05T16:41:55Z","agent":{},"log":{"offset":1,"offset":2},"message":"x"}`, ReasonJSON, `duplicate key "log.offset"`},
+		{"repeated key in filebeat's log.file", `{"@timestamp":"2024-04-05T16:41:55Z","agent":{},"log":{"file":{"path":"/a","path":"/b"}},"message":"x"}`, ReasonJSON, `duplicate key "log.file.path"`},
+		{"repeated key in filebeat's host", `{"@timestamp":"2024-04-05T16:41:55Z","agent":{},"host":{"name":"a","name":"b"},"message":"x"}`, ReasonJSON, `duplicate key "host.name"`},
+		{"repeated key in a nested payload is the adapter's", `{"message":{"a":1,"a":2},"host":"mx"}`, "", ""},
+		{"repeated key in malformed JSON passes through", `{"a":1,"a":2`, "", ""},
+		{"many keys, one repeated", `{` + manyKeys(100) + `,"k7":0}`, ReasonJSON, `duplicate key "k7"`},
+		{"many keys, none repeated", `{` + manyKeys(100) + `}`, "", ""},
+		// envelope times
+		{"vector time that is not one", `{"host":"mx","message":"x","timestamp":"yesterday"}`, ReasonTime, `vector envelope's timestamp "yesterday" is not a time`},
+		{"filebeat time that is not one", `{"@timestamp":"2024-13-05T16:41:55Z","agent":{},"message":"x"}`, ReasonTime, `filebeat envelope's @timestamp`},
+		{"fluent bit time that is not one", `{"date":"1712335314.25x","log":"x"}`, ReasonTime, `fluentbit envelope's date`},
+		{"fluent bit time as an object", `{"date":{"s":1},"log":"x"}`, ReasonTime, `is not a time`},
+		{"generic time that is not one", `{"message":"x","@timestamp":"soon"}`, ReasonTime, `generic envelope's @timestamp "soon"`},
+		{"time in year 0000", `{"host":"mx","message":"x","timestamp":"0000-04-05T16:41:54Z"}`, ReasonTime, `outside 1990..2100`},
+		{"time in year 1", `{"host":"mx","message":"x","timestamp":"0001-01-01T00:00:00Z"}`, ReasonTime, `outside 1990..2100`},
+		{"epoch 0", `{"date":0,"log":"x"}`, ReasonTime, `outside 1990..2100`},
+		{"epoch milliseconds", `{"date":1712335314250,"log":"x"}`, ReasonTime, `date 1712335314250 is not a time`},
+		{"epoch milliseconds under 2^40", `{"date":171233531425,"log":"x"}`, ReasonTime, `outside 1990..2100`},
+		{"time in 2100", `{"host":"mx","message":"x","timestamp":"2100-01-01T00:00:00Z"}`, ReasonTime, `outside 1990..2100`},
+		{"time in 1990", `{"host":"mx","message":"x","timestamp":"1990-01-01T00:00:00Z"}`, "", ""},
+		{"time in 2099", `{"host":"mx","message":"x","timestamp":"2099-12-31T23:59:59Z"}`, "", ""},
+		// syslog years
+		{"rfc5424 year 0000", "<22>1 0000-04-05T16:41:54Z mx postfix 1 - - x", ReasonTime, `syslog timestamp 0000-04-05T16:41:54 is outside 1990..2100`},
+		{"iso year 0000", "0000-04-05T16:41:54+02:00 mx postfix/smtp[1]: x", ReasonTime, `syslog timestamp 0000-04-05`},
+		{"iso year 1989", "1989-12-31T23:59:59Z mx postfix/smtp[1]: x", ReasonTime, `outside 1990..2100`},
+		{"iso year 2100", "2100-01-01T00:00:00Z mx postfix/smtp[1]: x", ReasonTime, `outside 1990..2100`},
+		{"iso year 9999 in an envelope", `{"host":"mx","message":"9999-04-05T16:41:54Z mx postfix/smtp[1]: x"}`, ReasonTime, `syslog timestamp 9999-04-05`},
+		{"iso year 2024", "2024-04-05T16:41:54Z mx postfix/smtp[1]: x", "", ""},
+		{"rfc3164 has no year and takes one", "Apr  5 16:41:54 mx postfix/smtp[1]: x", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Unwrap(cfg, []byte(c.value), recv)
+			var re *Error
+			switch {
+			case c.reason == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case c.reason == "":
+			case !errors.As(err, &re) || re.Reason != c.reason:
+				t.Fatalf("err = %v, want reason %s", err, c.reason)
+			case !strings.Contains(err.Error(), c.msg):
+				t.Errorf("error %q does not say %q", err, c.msg)
+			}
+		})
+	}
+}
+
+// TestUnwrapYearFromBadReceived: a Kafka timestamp outside 1990..2100 (a
+// producer that set none) is no reference for an RFC 3164 year.
+func TestUnwrapYearFromBadReceived(t *testing.T) {
+	rec, err := Unwrap(Config{}, []byte("Apr  5 16:41:54 mx postfix/smtp[1]: x"), time.UnixMilli(-1))
+	if err != nil || !rec.Time.IsZero() {
+		t.Errorf("time %v, err %v; want no time and no error", rec.Time, err)
+	}
+}
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"k%d":%d`, i, i)
+	}
+	return b.String()
 }
 
 // An RFC 3164 line without a Kafka timestamp takes its year from the
