@@ -64,6 +64,40 @@ var ErrOutOfRange = errors.New("offset out of range")
 
 // ScanFrom is Scan from offset from (negative: the first offset).
 func (c *Clients) ScanFrom(ctx context.Context, topic string, partition int, from int64, fn func(offset int64, key, value []byte) error) (int64, error) {
+	return c.ScanRecords(ctx, topic, partition, from, func(offset int64, key, value []byte, _ []kafka.Header) error {
+		return fn(offset, key, value)
+	})
+}
+
+// OffsetAfter returns the first offset of partition whose record's
+// timestamp is at or after t, or the end offset when there is none.
+func (c *Clients) OffsetAfter(ctx context.Context, topic string, partition int, t time.Time) (int64, error) {
+	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: c.Transport, Timeout: 30 * time.Second}
+	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.TimeOffsetOf(partition, t)}},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("offset of %s/%d at %s: %w", topic, partition, t.Format(time.RFC3339), err)
+	}
+	for _, po := range lo.Topics[topic] {
+		if po.Partition != partition {
+			continue
+		}
+		if po.Error != nil {
+			return 0, fmt.Errorf("offset of %s/%d at %s: %w", topic, partition, t.Format(time.RFC3339), po.Error)
+		}
+		for off := range po.Offsets {
+			if off >= 0 {
+				return off, nil
+			}
+		}
+		return c.EndOffset(ctx, topic, partition)
+	}
+	return 0, fmt.Errorf("offset of %s/%d at %s: partition missing from the answer", topic, partition, t.Format(time.RFC3339))
+}
+
+// ScanRecords is ScanFrom with each record's headers.
+func (c *Clients) ScanRecords(ctx context.Context, topic string, partition int, from int64, fn func(offset int64, key, value []byte, headers []kafka.Header) error) (int64, error) {
 	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: c.Transport, Timeout: 30 * time.Second}
 	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
 		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.FirstOffsetOf(partition), kafka.LastOffsetOf(partition)}},
@@ -127,7 +161,7 @@ func (c *Clients) ScanFrom(ctx context.Context, topic string, partition int, fro
 					return off, fmt.Errorf("read value at %s/%d@%d: %w", topic, partition, rec.Offset, err)
 				}
 			}
-			if err := fn(rec.Offset, key, val); err != nil {
+			if err := fn(rec.Offset, key, val, rec.Headers); err != nil {
 				return off, err
 			}
 			off = rec.Offset + 1

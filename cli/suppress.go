@@ -152,7 +152,10 @@ func replayCmd(ctx context.Context, io IO, args []string) error {
 	}
 	w := e.conn.NewWriter()
 	defer w.Close()
-	sent, skipped := 0, 0
+	// A dead letter written twice (by a version before the DLQ was read
+	// back on replays) is replayed once: by its source position.
+	sent, skipped, repeats := 0, 0, 0
+	seen := map[string]bool{}
 	for p := range n {
 		// Scan gives key and value only; read headers with a Reader.
 		r := kafka.NewReader(kafka.ReaderConfig{Brokers: e.conn.Brokers, Dialer: e.conn.Dialer, Topic: tc.DLQ, Partition: p, MaxWait: 500 * time.Millisecond})
@@ -178,6 +181,15 @@ func replayCmd(ctx context.Context, io IO, args []string) error {
 				}
 				continue
 			}
+			if pos := h[topics.HeaderTopic] + "/" + h[topics.HeaderPartition] + "/" + h[topics.HeaderOffset]; seen[pos] {
+				repeats++
+				if m.Offset+1 >= end {
+					break
+				}
+				continue
+			} else {
+				seen[pos] = true
+			}
 			if *dry {
 				fmt.Fprintf(io.Out, "%s/%s@%s %s: %s\n", h[topics.HeaderTopic], h[topics.HeaderPartition], h[topics.HeaderOffset], h[topics.HeaderReason], h[topics.HeaderError])
 			} else if err := w.WriteMessages(ctx, kafka.Message{Topic: h[topics.HeaderTopic], Key: m.Key, Value: m.Value}); err != nil {
@@ -191,7 +203,7 @@ func replayCmd(ctx context.Context, io IO, args []string) error {
 		}
 		r.Close()
 	}
-	fmt.Fprintf(io.Out, "replayed %d records, skipped %d (other reasons or truncated)\n", sent, skipped)
+	fmt.Fprintf(io.Out, "replayed %d records, skipped %d (other reasons or truncated) and %d repeats of a position already replayed\n", sent, skipped, repeats)
 	return nil
 }
 

@@ -219,12 +219,17 @@ func (r *rig) assertTruth(t *testing.T, stream *demo.Stream) {
 			t.Errorf("campaign %s: %d attempts stored, want %d", c, perCampaign[c], tally.Attempts)
 		}
 	}
-	dlq := map[string]bool{}
+	dlq := map[string]int{}
 	r.scan(t, r.tc.DLQ, func(m kafka.Message) {
-		dlq[topics.Header(&m, topics.HeaderTopic)+"/"+topics.Header(&m, topics.HeaderPartition)+"/"+topics.Header(&m, topics.HeaderOffset)] = true
+		dlq[topics.Header(&m, topics.HeaderTopic)+"/"+topics.Header(&m, topics.HeaderPartition)+"/"+topics.Header(&m, topics.HeaderOffset)]++
 	})
 	if len(dlq) != stream.Truth.Bad {
 		t.Errorf("%d input positions in the DLQ, want %d", len(dlq), stream.Truth.Bad)
+	}
+	for pos, n := range dlq {
+		if n != 1 {
+			t.Errorf("input position %s is in the DLQ %d times, want once", pos, n)
+		}
 	}
 }
 
@@ -512,4 +517,37 @@ func TestEnginePoisonRecord(t *testing.T) {
 	if len(reasons) != 1 || reasons[0] != ingest.ReasonAttemptTooLarge {
 		t.Errorf("poison record in the DLQ with reasons %q, want once with %q", reasons, ingest.ReasonAttemptTooLarge)
 	}
+}
+
+// TestEngineDeadLettersOnce: stage 1 replays its input after its previous
+// owner wrote the dead letters but never committed (here: the whole input,
+// as if the first member died just before every commit). Each refused
+// position is still in the DLQ once, and the replayed attempts change
+// nothing (stage 2 knows their source positions).
+func TestEngineDeadLettersOnce(t *testing.T) {
+	r := newRig(t)
+	stream := tinyStream(t, 5)
+	dir := t.TempDir()
+	a := r.start(t, testConfig(), dir)
+	r.produce(t, stream.Records)
+	r.drained(t)
+	a.halt(t)
+
+	// Rewind stage 1 to the start of its input.
+	_, ends := r.committed(t, "bounced-ingest", r.tc.Input[0])
+	rewind := kadm.Offsets{}
+	for p := range ends {
+		rewind.Add(kadm.Offset{Topic: r.tc.Input[0], Partition: p, At: 0, LeaderEpoch: -1})
+	}
+	resp, err := r.adm.CommitOffsets(t.Context(), "bounced-ingest", rewind)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := r.start(t, testConfig(), dir)
+	r.drained(t)
+	b.halt(t)
+	r.assertTruth(t, stream)
 }

@@ -77,7 +77,7 @@ func (f *flusher) steps(o *owner, out *decide.Outputs, msgs []kafka.Message) []s
 	add("clickhouse", len(out.Rows), func(ctx context.Context) error {
 		return f.guarded(ctx, o, "decide", "clickhouse_attempts", func(ctx context.Context) error { return f.store.WriteAttempts(ctx, out.Rows) })
 	})
-	add("dlq", len(out.Dead), func(ctx context.Context) error { return f.writeDead(ctx, o, out, msgs) })
+	add("dlq", len(out.Dead), func(ctx context.Context) error { return f.writeRefused(ctx, o, out, msgs) })
 	add("guard", len(out.Commands), func(ctx context.Context) error { return f.writeCommands(ctx, o, out) })
 	add("alerts", len(out.Alerts), func(ctx context.Context) error { return f.writeAlerts(ctx, o, out) })
 	add("suppressions", len(out.Changes), func(ctx context.Context) error { return f.writeChanges(ctx, o, out) })
@@ -110,12 +110,12 @@ func (f *flusher) flush(ctx context.Context, o *owner, out *decide.Outputs, msgs
 	return err
 }
 
-func (f *flusher) writeDead(ctx context.Context, o *owner, out *decide.Outputs, msgs []kafka.Message) error {
+func (f *flusher) writeRefused(ctx context.Context, o *owner, out *decide.Outputs, msgs []kafka.Message) error {
 	dlq := make([]kafka.Message, len(out.Dead))
 	for i, d := range out.Dead {
 		dlq[i] = f.dead(f.topics.DLQ, "decide", &msgs[d.Index], d.Err)
 	}
-	return f.write(ctx, o, "decide", "dlq", f.out, dlq)
+	return f.writeDead(ctx, o, "decide", &msgs[0], dlq)
 }
 
 func (f *flusher) writeCommands(ctx context.Context, o *owner, out *decide.Outputs) error {

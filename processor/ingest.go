@@ -141,7 +141,7 @@ func (w *ingestWorker) flush(ctx context.Context, msgs []kafka.Message, out inge
 		w.log.Error("the broker refused attempts for good; their input records go to the DLQ", "topic", w.o.topic, "partition", w.o.partition, "records", len(uw.bad), "err", uw)
 		out.unwritable(w, msgs, uw.bad)
 	}
-	if err := w.write(ctx, w.o, "ingest", "dlq", w.out, out.dead); err != nil {
+	if err := w.writeDead(ctx, w.o, "ingest", &msgs[0], out.dead); err != nil {
 		return err
 	}
 	step("produce")

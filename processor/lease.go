@@ -65,6 +65,18 @@ type owner struct {
 	// pos is where the partition is processed up to: committing it again
 	// changes nothing, so it is what a membership probe commits.
 	pos int64
+	// dead is what the DLQ already holds of this partition's records past
+	// the offset the claim started at (see dlq.go).
+	dead deadSeen
+}
+
+// deadSeen is the positions of a partition, at or past the offset its
+// claim started at, that the DLQ already holds: a claim that replays a
+// batch after its previous owner crashed must not dead-letter them twice.
+// loaded turns true once the DLQ has been read for them.
+type deadSeen struct {
+	loaded bool
+	at     map[int64]bool
 }
 
 // hold returns a context for one write: it ends when the lease does (when

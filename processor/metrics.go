@@ -9,6 +9,7 @@ type Metrics struct {
 	Attempts    prometheus.Counter       // attempts produced by stage 1
 	Classified  *prometheus.CounterVec   // verdicts by class and label
 	DLQ         *prometheus.CounterVec   // records sent to the DLQ, by stage and reason
+	DLQRepeats  *prometheus.CounterVec   // dead letters a replay did not write again, by stage
 	Skipped     *prometheus.CounterVec   // records that are not attempts, by reason
 	Duplicates  prometheus.Counter       // events whose id was seen already
 	Replays     prometheus.Counter       // events skipped because they were applied before a crash
@@ -35,6 +36,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Attempts:    prometheus.NewCounter(prometheus.CounterOpts{Name: "bounced_attempts_total", Help: "Canonical attempts produced by stage 1."}),
 		Classified:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_classified_total", Help: "Verdicts by class and label."}, []string{"class", "label"}),
 		DLQ:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_dlq_total", Help: "Records sent to the dead-letter topic, by stage and reason."}, []string{"stage", "reason"}),
+		DLQRepeats:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_dlq_repeats_skipped_total", Help: "Dead letters a replay after a crash found already in the DLQ and did not write again, by stage."}, []string{"stage"}),
 		Skipped:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_skipped_total", Help: "Records that are not delivery attempts, by reason."}, []string{"reason"}),
 		Duplicates:  prometheus.NewCounter(prometheus.CounterOpts{Name: "bounced_duplicates_total", Help: "Events whose event_id was already applied."}),
 		Replays:     prometheus.NewCounter(prometheus.CounterOpts{Name: "bounced_replayed_total", Help: "Events skipped because their offset was applied before a restart."}),
@@ -53,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Fenced:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_fenced_total", Help: "Flushes abandoned because the member could not prove its group membership, by stage."}, []string{"stage"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Consumed, m.Attempts, m.Classified, m.DLQ, m.Skipped, m.Duplicates, m.Replays,
+		reg.MustRegister(m.Consumed, m.Attempts, m.Classified, m.DLQ, m.DLQRepeats, m.Skipped, m.Duplicates, m.Replays,
 			m.Decisions, m.Lag, m.BatchTime, m.StepTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime, m.Restored, m.Checkpoints, m.Fenced, m.Held, m.Holds)
 	}
 	return m

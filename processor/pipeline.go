@@ -60,7 +60,7 @@ func New(cfg Config, tc topics.Config, policy streak.Policy, deps Deps) (*Pipeli
 		deps.Metrics = NewMetrics(nil)
 	}
 	b := &base{cfg: cfg, conn: deps.Conn, m: deps.Metrics, log: deps.Log,
-		out: deps.Conn.NewWriter(), parts: deps.Conn.NewPartitionWriter()}
+		out: deps.Conn.NewWriter(), parts: deps.Conn.NewPartitionWriter(), dlqTopic: tc.DLQ}
 	return &Pipeline{
 		cfg: cfg, topics: tc, base: b,
 		ingest: &ingestStage{base: b, topics: tc, ingester: deps.Ingester, stateDir: deps.StateDir},

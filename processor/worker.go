@@ -25,6 +25,8 @@ type base struct {
 	// parts writes records to the partition they name (the changelog,
 	// domain commands).
 	out, parts *kafka.Writer
+	// dlqTopic is where both stages' dead letters go (dlq.go).
+	dlqTopic string
 	// hard ends only on a hard stop: flushes run under it, bounded by the
 	// drain timeout once their generation ends (flushContext).
 	hard context.Context
