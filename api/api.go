@@ -38,6 +38,15 @@ type Suppressions interface {
 //	GET /v1/dashboard/suppressions    recent suppression records
 //	GET /v1/dashboard/filters         campaigns and domains with sends in the range
 //	GET /debug/pprof/                 Go's runtime profiles, only WithPprof(true) (http.pprof)
+//	POST /dashboard/login             the dashboard's sign-in form, only WithToken
+//
+// With WithToken every path but /healthz, /readyz and /metrics requires
+// Authorization: Bearer TOKEN, or the session cookie the dashboard's
+// sign-in form sets; others get 401 with WWW-Authenticate: Bearer (the page
+// itself answers with the form). Every response carries X-Request-Id,
+// X-Content-Type-Options: nosniff and Referrer-Policy: no-referrer; a 500
+// says only "internal error" and its request id, the error itself goes to
+// the log under that id.
 //
 // The dashboard endpoints take from, to (RFC 3339; to defaults to now), range
 // (7d, 24h: from = to - range when from is absent; default 7d), campaign,
@@ -45,12 +54,13 @@ type Suppressions interface {
 // 400 on a bad parameter and 503 when ClickHouse does not answer or the
 // member has none (see WithDashboard).
 func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, log *slog.Logger, opts ...Option) http.Handler {
-	o := options{now: time.Now}
+	o := options{now: time.Now, limit: DefaultDashboardLimit, wait: DefaultDashboardWait}
 	for _, opt := range opts {
 		opt(&o)
 	}
+	acc := newAccess(o.token)
 	mux := http.NewServeMux()
-	(&dashboard{ch: o.ch, now: o.now}).routes(mux)
+	(&dashboard{ch: o.ch, now: o.now, log: log, slots: make(chan struct{}, o.limit), wait: o.wait}).routes(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if o.pprof {
 		profiles(mux)
@@ -58,9 +68,17 @@ func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, lo
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := ready(); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
+			// The reason names ClickHouse's address and error: only for
+			// callers with the token, when there is one.
+			reason := "a dependency does not answer; send the token (http.token) to see which and why"
+			if acc.allows(r) {
+				reason = err.Error()
+			} else {
+				log.Debug("not ready", "request_id", requestID(r), "err", err)
+			}
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": reason})
 			return
 		}
 		if !list.Ready() {
@@ -87,7 +105,7 @@ func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, lo
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"address": norm, "suppressed": rec.Status == event.StatusSuppressed, "record": rec})
 	})
-	return logRequests(mux, log)
+	return withRequestID(logRequests(acc.guard(mux), log))
 }
 
 // Option configures Handler.
@@ -97,6 +115,38 @@ type options struct {
 	ch    *clickhouse.Client
 	now   func() time.Time
 	pprof bool
+	token string
+	limit int
+	wait  time.Duration
+}
+
+// Dashboard concurrency defaults (WithDashboardLimit).
+const (
+	// DefaultDashboardLimit is clickhouse.DefaultDashboardMaxConns: more
+	// queries at once would only wait for a connection of the pool.
+	DefaultDashboardLimit = clickhouse.DefaultDashboardMaxConns
+	// DefaultDashboardWait is how long a dashboard request waits for a
+	// slot before it gets 503; a page's few requests queue within it.
+	DefaultDashboardWait = 3 * time.Second
+)
+
+// WithToken requires token (http.token) on every endpoint but /healthz,
+// /readyz and /metrics. Empty leaves them all open.
+func WithToken(token string) Option { return func(o *options) { o.token = token } }
+
+// WithDashboardLimit lets at most n dashboard queries run at once (the
+// size of the pool they read through); a request beyond them waits up to
+// wait for one to end, then gets 503 with Retry-After. Zero or negative
+// values keep the defaults, DefaultDashboardLimit and DefaultDashboardWait.
+func WithDashboardLimit(n int, wait time.Duration) Option {
+	return func(o *options) {
+		if n > 0 {
+			o.limit = n
+		}
+		if wait > 0 {
+			o.wait = wait
+		}
+	}
 }
 
 // WithDashboard makes the dashboard read ch. Without it, or with a nil ch
@@ -134,6 +184,6 @@ func logRequests(h http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		t0 := time.Now()
 		h.ServeHTTP(w, r)
-		log.Debug("http request", "method", r.Method, "path", r.URL.Path, "took", time.Since(t0))
+		log.Debug("http request", "method", r.Method, "path", r.URL.Path, "took", time.Since(t0), "request_id", requestID(r))
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -33,6 +34,10 @@ const dashboardCSP = "default-src 'none'; script-src 'self'; style-src 'self'; c
 type dashboard struct {
 	ch  *clickhouse.Client // nil: this member has no ClickHouse (pipeline.stage ingest)
 	now func() time.Time
+	log *slog.Logger
+	// slots holds a token per running query: at most cap(slots) at once.
+	slots chan struct{}
+	wait  time.Duration // how long a request waits for a slot
 }
 
 func (d *dashboard) routes(mux *http.ServeMux) {
@@ -139,9 +144,12 @@ type filterJSON struct {
 	Domain   string    `json:"domain,omitempty"`
 }
 
-// serve wraps a dashboard endpoint: it parses the filter, bounds the time the
-// query may take, and maps errors to 400 (bad parameter), 503 (ClickHouse
-// does not answer, or this member has none) and 500 (anything else).
+// serve wraps a dashboard endpoint: it parses the filter, waits for a slot
+// (503 when none frees up in time), bounds the time the query may take,
+// and maps errors to 400 (bad parameter), 503 (ClickHouse does not answer,
+// or this member has none) and 500 (anything else). The 503 and 500 bodies
+// are generic: ClickHouse's errors name servers, databases and tables, so
+// they go to the log under the request id the body gives.
 func (d *dashboard) serve(fn func(context.Context, query) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
@@ -156,9 +164,21 @@ func (d *dashboard) serve(fn func(context.Context, query) (any, error)) http.Han
 			})
 			return
 		}
+		if !d.acquire(r.Context()) {
+			if r.Context().Err() != nil {
+				return // the client left
+			}
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+				"error": fmt.Sprintf("busy: %d dashboard queries are running; retry shortly", cap(d.slots)),
+			})
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), dashTimeout)
-		defer cancel()
 		v, err := fn(ctx, query{f: f, r: r})
+		cancel()
+		<-d.slots
+		id := requestID(r)
 		var bad badRequestError
 		switch {
 		case err == nil:
@@ -166,17 +186,43 @@ func (d *dashboard) serve(fn func(context.Context, query) (any, error)) http.Han
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		case errors.Is(err, clickhouse.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+			d.log.Warn("dashboard query: clickhouse unavailable", "request_id", id, "path", r.URL.Path, "err", err)
+			msg := "clickhouse unavailable; retry shortly"
+			if errors.Is(err, context.DeadlineExceeded) {
+				msg = fmt.Sprintf("clickhouse unavailable: no answer within %s; retry shortly or narrow the range", dashTimeout)
+			}
 			w.Header().Set("Retry-After", "30")
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": msg, "request_id": id})
 			return
 		default:
-			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			d.log.Error("dashboard query failed", "request_id", id, "path", r.URL.Path, "err", err)
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal error", "request_id": id})
 			return
 		}
 		writeJSON(w, http.StatusOK, struct {
 			Filter filterJSON `json:"filter"`
 			Data   any        `json:"data"`
 		}{filterJSON{f.From, f.To, f.Bucket, f.Campaign, f.Domain}, v})
+	}
+}
+
+// acquire takes a query slot, waiting up to d.wait for one; false when
+// none freed up in time or ctx ended.
+func (d *dashboard) acquire(ctx context.Context) bool {
+	select {
+	case d.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(d.wait)
+	defer t.Stop()
+	select {
+	case d.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
 	}
 }
 

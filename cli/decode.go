@@ -2,10 +2,12 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	stdio "io"
 	"os"
 	"sort"
 	"strings"
@@ -23,6 +25,7 @@ func decodeCmd(ctx context.Context, io IO, args []string) error {
 	fs := flags("decode", io)
 	format := fs.String("format", ingest.FormatAuto, "input format: auto, canonical, postfix, exim, pmta, kumomta, ses, sendgrid, mailgun, postmark")
 	skips := fs.Bool("skips", false, "also print a line for each record that is not a delivery attempt")
+	allowErrors := fs.Bool("allow-errors", false, "exit 0 even when lines fail to decode (each failure is still printed as an error object)")
 	attempts := fs.Bool("attempts", false, "instead: print the records of the attempts topic (on kafka.brokers, or a running member's embedded broker) as JSON lines")
 	var ar attemptsRange
 	fs.IntVar(&ar.partition, "partition", -1, "with --attempts: only this partition (default: all)")
@@ -33,8 +36,8 @@ func decodeCmd(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	if *attempts {
-		if fs.NArg() > 0 || fs.Changed("format") || fs.Changed("skips") {
-			return fmt.Errorf("%w: bounced decode --attempts [--partition N] [--offset N] [--count N] (no FILE, --format or --skips)", ErrUsage)
+		if fs.NArg() > 0 || fs.Changed("format") || fs.Changed("skips") || fs.Changed("allow-errors") {
+			return fmt.Errorf("%w: bounced decode --attempts [--partition N] [--offset N] [--count N] (no FILE, --format, --skips or --allow-errors)", ErrUsage)
 		}
 		return decodeAttempts(ctx, io, cfg, ar)
 	}
@@ -70,20 +73,37 @@ func decodeCmd(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	sess := ing.NewSession(topic)
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 64<<10), max(icfg.MaxRecordBytes, ingest.DefaultMaxRecordBytes)+1)
+	limit := icfg.MaxRecordBytes
+	if limit <= 0 {
+		limit = ingest.DefaultMaxRecordBytes
+	}
+	lr := newLineReader(in, limit)
 	enc := json.NewEncoder(io.Out)
 	enc.SetEscapeHTML(false)
 	var lines, events, failed int
 	skipped := map[string]int{}
 	now := time.Now()
-	for sc.Scan() {
+	for {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		line, size, err := lr.next()
+		if errors.Is(err, stdio.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("line %d: %w", lines+1, err)
+		}
 		lines++
-		line := sc.Bytes()
-		if len(strings.TrimSpace(string(line))) == 0 {
+		if size > limit {
+			failed++
+			if err := enc.Encode(map[string]any{"line": lines, "bytes": size, "reason": ingest.ReasonTooLarge,
+				"error": fmt.Sprintf("the line is %d bytes, over ingest.max_record_bytes (%d)", size, limit)}); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(bytes.TrimSpace(line)) == 0 {
 			continue
 		}
 		atts, skip, err := sess.Decode(line, now)
@@ -109,16 +129,73 @@ func decodeCmd(ctx context.Context, io IO, args []string) error {
 			_ = enc.Encode(map[string]any{"line": lines, "error": err.Error(), "reason": reason})
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("line %d: %w (lines longer than ingest.max_record_bytes are refused)", lines+1, err)
-	}
 	var parts []string
 	for r, n := range skipped {
 		parts = append(parts, fmt.Sprintf("%s %d", r, n))
 	}
 	sort.Strings(parts)
 	fmt.Fprintf(io.Err, "bounced decode: %d lines, %d events, %d errors, %d skipped (%s)\n", lines, events, failed, total(skipped), strings.Join(parts, ", "))
+	if failed > 0 && !*allowErrors {
+		return fmt.Errorf("%d of %d lines failed to decode (the error objects above say why; --allow-errors exits 0)", failed, lines)
+	}
 	return nil
+}
+
+// lineReader reads lines of any length while holding at most limit bytes
+// of one: a longer line is read to its end and dropped, and next reports
+// its size, so one oversized line costs no memory and does not stop the
+// lines after it.
+type lineReader struct {
+	r     *bufio.Reader
+	limit int
+	buf   []byte
+}
+
+func newLineReader(r stdio.Reader, limit int) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), limit: limit}
+}
+
+// next returns the next line without its line ending (\n or \r\n) and
+// its size in bytes; when the size is over the limit the line is not
+// returned. The line is valid until the next call. At the end of input it
+// returns io.EOF; a last line without a newline is a line.
+func (l *lineReader) next() ([]byte, int, error) {
+	l.buf = l.buf[:0]
+	size := 0
+	var tail [2]byte // the line's last two bytes, for its ending
+	for {
+		chunk, err := l.r.ReadSlice('\n')
+		size += len(chunk)
+		if size <= l.limit+2 { // room for the line ending
+			l.buf = append(l.buf, chunk...)
+		}
+		switch n := len(chunk); {
+		case n >= 2:
+			tail = [2]byte{chunk[n-2], chunk[n-1]}
+		case n == 1:
+			tail = [2]byte{tail[1], chunk[0]}
+		}
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			continue
+		case errors.Is(err, stdio.EOF) && size == 0:
+			return nil, 0, stdio.EOF
+		case err != nil && !errors.Is(err, stdio.EOF):
+			return nil, 0, err
+		}
+		ending := 0
+		if tail[1] == '\n' {
+			ending = 1
+			if size >= 2 && tail[0] == '\r' {
+				ending = 2
+			}
+		}
+		size -= ending
+		if size > l.limit {
+			return nil, size, nil
+		}
+		return l.buf[:size], size, nil
+	}
 }
 
 func total(m map[string]int) int {

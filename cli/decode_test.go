@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -137,4 +139,163 @@ func TestDecodeAttempts(t *testing.T) {
 	if err := decodeCmd(ctx, IO{In: strings.NewReader(""), Out: io.Discard, Err: io.Discard}, []string{"--count", "1"}); !errors.Is(err, ErrUsage) {
 		t.Errorf("--count without --attempts: %v", err)
 	}
+}
+
+// postfixSent is a Postfix delivery line that decodes to one event.
+const postfixSent = "25F2E5E061: to=<george.desantis@test.example.com>, relay=none, delay=0.05, delays=0.05/0/0/0, dsn=2.0.0, status=sent (test.example.com)"
+
+// TestDecodeTooLarge: a line over ingest.max_record_bytes becomes an error
+// object with its line number, size and reason too_large, and the lines
+// after it are still decoded; the command then fails unless
+// --allow-errors, and its summary goes to stderr, never among the events.
+func TestDecodeTooLarge(t *testing.T) {
+	big := strings.Repeat("x", 2<<20)
+	in := postfixSent + "\n" + big + "\r\n" + postfixSent + "\n"
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr bool
+	}{
+		{"default", nil, true},
+		{"allow errors", []string{"--allow-errors"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, errs := &bytes.Buffer{}, &bytes.Buffer{}
+			err := decodeCmd(context.Background(), IO{In: strings.NewReader(in), Out: out, Err: errs},
+				append([]string{"--format", "postfix", "--set", "log.level=error"}, tc.args...))
+			if tc.wantErr {
+				if err == nil || errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "1 of 3 lines failed") {
+					t.Fatalf("err = %v, want 1 of 3 lines failed", err)
+				}
+			} else if err != nil {
+				t.Fatalf("err = %v, want nil", err)
+			}
+			var objs []map[string]any
+			for l := range strings.Lines(out.String()) {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(l), &m); err != nil {
+					t.Fatalf("stdout line %.80q: %v", l, err)
+				}
+				objs = append(objs, m)
+			}
+			if len(objs) != 3 {
+				t.Fatalf("%d objects on stdout, want 3: %.300s", len(objs), out)
+			}
+			if objs[0]["recipient"] != "george.desantis@test.example.com" || objs[2]["recipient"] != "george.desantis@test.example.com" {
+				t.Errorf("events around the long line: %v / %v", objs[0], objs[2])
+			}
+			e := objs[1]
+			if e["line"] != 2.0 || e["reason"] != "too_large" || e["bytes"] != float64(2<<20) || !strings.Contains(e["error"].(string), "ingest.max_record_bytes (1048576)") {
+				t.Errorf("error object: %v", e)
+			}
+			if !strings.Contains(errs.String(), "bounced decode: 3 lines, 2 events, 1 errors") || strings.Contains(out.String(), "bounced decode:") {
+				t.Errorf("summary: stderr %q", errs)
+			}
+		})
+	}
+
+	// ingest.max_record_bytes sets the bound.
+	out := &bytes.Buffer{}
+	long := postfixSent + strings.Repeat(" ", 1024)
+	err := decodeCmd(context.Background(), IO{In: strings.NewReader(long + "\n"), Out: out, Err: io.Discard},
+		[]string{"--format", "postfix", "--set", "log.level=error", "--set", "ingest.max_record_bytes=1024"})
+	if err == nil || !strings.Contains(out.String(), `"reason":"too_large"`) || !strings.Contains(out.String(), `"bytes":`+fmt.Sprint(len(long))) {
+		t.Errorf("max_record_bytes=1024: %v %s", err, out)
+	}
+	// A clean input exits 0.
+	if err := decodeCmd(context.Background(), IO{In: strings.NewReader(postfixSent + "\n\n"), Out: io.Discard, Err: io.Discard},
+		[]string{"--format", "postfix", "--set", "log.level=error"}); err != nil {
+		t.Errorf("clean input: %v", err)
+	}
+	if err := decodeCmd(context.Background(), IO{Out: io.Discard, Err: io.Discard}, []string{"--attempts", "--allow-errors"}); !errors.Is(err, ErrUsage) {
+		t.Errorf("--attempts --allow-errors: %v, want a usage error", err)
+	}
+}
+
+type readLine struct {
+	line string // empty when too large
+	size int
+}
+
+func (l readLine) String() string { return fmt.Sprintf("%q/%d", l.line, l.size) }
+
+// readAll reads every line of in with a lineReader of the given limit and
+// bufio buffer size.
+func readAll(t *testing.T, in string, limit, bufSize int) []readLine {
+	t.Helper()
+	lr := newLineReader(strings.NewReader(in), limit)
+	lr.r = bufio.NewReaderSize(strings.NewReader(in), bufSize)
+	var got []readLine
+	for {
+		l, n, err := lr.next()
+		if errors.Is(err, io.EOF) {
+			return got
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, readLine{string(l), n})
+		if len(got) > len(in)+1 {
+			t.Fatalf("more lines than bytes in %q", in)
+		}
+	}
+}
+
+func TestLineReader(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		in    string
+		limit int
+		want  []readLine
+	}{
+		{"empty", "", 10, nil},
+		{"one, no newline", "abc", 10, []readLine{{"abc", 3}}},
+		{"lines", "abc\nde\n", 10, []readLine{{"abc", 3}, {"de", 2}}},
+		{"crlf", "abc\r\nde\r\n", 10, []readLine{{"abc", 3}, {"de", 2}}},
+		{"lone cr kept", "a\rb\n", 10, []readLine{{"a\rb", 3}}},
+		{"blank lines", "\n\r\n\n", 10, []readLine{{"", 0}, {"", 0}, {"", 0}}},
+		{"at the limit", "0123456789\n", 10, []readLine{{"0123456789", 10}}},
+		{"at the limit, crlf", "0123456789\r\n", 10, []readLine{{"0123456789", 10}}},
+		{"over by one", "0123456789a\nok\n", 10, []readLine{{"", 11}, {"ok", 2}}},
+		{"over, crlf, no newline at the end", "0123456789abcdefghijklmnopqrstuvwxyz\r\nok", 10, []readLine{{"", 36}, {"ok", 2}}},
+		{"far over, spanning buffers", strings.Repeat("y", 100) + "\n" + "z\n", 10, []readLine{{"", 100}, {"z", 1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, bufSize := range []int{16, 64 << 10} { // 16: bufio's smallest; lines span many reads
+				got := readAll(t, tc.in, tc.limit, bufSize)
+				if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+					t.Errorf("buffer %d: %v, want %v", bufSize, got, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// FuzzLineReader: whatever the input and buffer size, the lines read are
+// the input split at \n (a trailing \r dropped), and a line over the
+// limit comes back empty with its size.
+func FuzzLineReader(f *testing.F) {
+	for _, s := range []string{"", "a\nb", "\r\n\r\n", strings.Repeat("q", 40) + "\r\nx\n", "abc\r"} {
+		f.Add(s, uint8(8))
+	}
+	f.Fuzz(func(t *testing.T, in string, limit uint8) {
+		var want []readLine
+		if in != "" {
+			parts := strings.Split(strings.TrimSuffix(in, "\n"), "\n")
+			for i, p := range parts {
+				if i < len(parts)-1 || strings.HasSuffix(in, "\n") {
+					p = strings.TrimSuffix(p, "\r")
+				}
+				if len(p) > int(limit) {
+					want = append(want, readLine{"", len(p)})
+				} else {
+					want = append(want, readLine{p, len(p)})
+				}
+			}
+		}
+		got := readAll(t, in, int(limit), 16)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%q limit %d: %v, want %v", in, limit, got, want)
+		}
+	})
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest"
 	"github.com/bounced-dev/bounced/schemas"
+	"github.com/bounced-dev/bounced/sinks/clickhouse"
 	"github.com/bounced-dev/bounced/suppressions"
 	"github.com/bounced-dev/bounced/topics"
 )
@@ -60,7 +61,8 @@ type node struct {
 	metrics   *processor.Metrics
 	srv       *http.Server
 	ln        net.Listener
-	alerts    *alerts.Runner // nil for ingest-only members
+	dash      *clickhouse.Client // the dashboard's own pool; nil without ClickHouse or HTTP
+	alerts    *alerts.Runner     // nil for ingest-only members
 }
 
 func loadClassifier(cfg *config.Config) (*classify.Classifier, error) {
@@ -140,18 +142,44 @@ func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (
 		n.alerts = n.alertRunner(reg)
 	}
 	if cfg.HTTP.Addr != "" {
-		ln, err := net.Listen("tcp", cfg.HTTP.Addr)
-		if err != nil {
+		if err := n.listen(ctx); err != nil {
 			p.Close()
-			return nil, fmt.Errorf("http.addr: %w", err)
-		}
-		n.ln = ln
-		n.srv = &http.Server{
-			Handler:           api.Handler(reg, n.view, n.ready, e.log, api.WithDashboard(e.ch), api.WithPprof(cfg.HTTP.Pprof)),
-			ReadHeaderTimeout: 10 * time.Second,
+			return nil, err
 		}
 	}
 	return n, nil
+}
+
+// listen opens the HTTP server's socket and builds the server. The
+// dashboard reads through a pool of its own (clickhouse.dashboard_max_conns),
+// so its queries never take the connections stage 2 inserts with.
+func (n *node) listen(ctx context.Context) error {
+	cfg := n.e.cfg
+	token, err := cfg.HTTP.BearerToken() // checked by config.Load; read once here
+	if err != nil {
+		return err
+	}
+	if n.e.ch != nil {
+		if n.dash, err = n.e.ch.ReadPool(ctx); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		if n.dash != nil {
+			n.dash.Close()
+		}
+		return fmt.Errorf("http.addr: %w", err)
+	}
+	if a, ok := ln.Addr().(*net.TCPAddr); ok && !a.IP.IsLoopback() && token == "" {
+		n.e.log.Warn("the HTTP server listens beyond this host without a token: anyone who reaches it can read the suppression list and the dashboard; set http.token (or http.token_file) or bind http.addr to 127.0.0.1",
+			"addr", ln.Addr().String())
+	}
+	n.ln = ln
+	n.srv = api.NewServer(api.Handler(n.reg, n.view, n.ready, n.e.log,
+		api.WithDashboard(n.dash), api.WithPprof(cfg.HTTP.Pprof), api.WithToken(token),
+		api.WithDashboardLimit(cfg.ClickHouse.DashboardMaxConns, 0)))
+	return nil
 }
 
 // ready reports whether the member can do its work: ClickHouse answers.
@@ -246,6 +274,9 @@ func (n *node) watchRules(ctx context.Context) {
 
 func (n *node) close() {
 	n.p.Close()
+	if n.dash != nil {
+		n.dash.Close()
+	}
 	n.e.close()
 }
 

@@ -72,6 +72,58 @@ type HTTP struct {
 	// /debug/pprof/ on the same server. Default false: profiles reveal
 	// internals and a CPU profile costs CPU while it runs.
 	Pprof bool `koanf:"pprof"`
+	// Token, when set, is the bearer token every endpoint but /healthz,
+	// /readyz and /metrics requires (Authorization: Bearer TOKEN; the
+	// dashboard page signs in once and keeps a cookie). At least 16
+	// characters. Default empty: no authentication.
+	Token string `koanf:"token"`
+	// TokenFile is a file holding the token (its trimmed contents), read at
+	// start, instead of Token; for secrets mounted as files.
+	TokenFile string `koanf:"token_file"`
+}
+
+// minTokenLen keeps http.token out of guessing range.
+const minTokenLen = 16
+
+// BearerToken is the token the HTTP server requires: http.token, or the
+// trimmed contents of http.token_file; empty when neither is set.
+func (h HTTP) BearerToken() (string, error) {
+	tok, key := h.Token, "http.token"
+	if h.TokenFile != "" {
+		if h.Token != "" {
+			return "", errors.New("http.token, http.token_file: both set; use one")
+		}
+		b, err := os.ReadFile(h.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("http.token_file: %w", err)
+		}
+		tok, key = strings.TrimSpace(string(b)), "http.token_file"
+		if tok == "" {
+			return "", fmt.Errorf("http.token_file: %s is empty; want the token", h.TokenFile)
+		}
+	}
+	if tok == "" {
+		return "", nil
+	}
+	if len(tok) < minTokenLen {
+		return "", fmt.Errorf("%s: the token is %d characters; use at least %d (e.g. openssl rand -hex 32)", key, len(tok), minTokenLen)
+	}
+	for _, r := range tok {
+		if r <= ' ' || r > '~' {
+			return "", fmt.Errorf("%s: the token has a space, control or non-ASCII character; use printable ASCII (e.g. openssl rand -hex 32)", key)
+		}
+	}
+	return tok, nil
+}
+
+// LogValue implements slog.LogValuer so a logged HTTP never shows the token.
+func (h HTTP) LogValue() slog.Value {
+	tok := ""
+	if h.Token != "" {
+		tok = "REDACTED"
+	}
+	return slog.GroupValue(slog.String("addr", h.Addr), slog.Bool("pprof", h.Pprof),
+		slog.String("token", tok), slog.String("token_file", h.TokenFile))
 }
 
 // Classify is the classify.* section.
@@ -108,6 +160,7 @@ func defaults() map[string]any {
 		"kafka.alerts_topic":             "bounced.alerts",
 		"kafka.partitions":               topics.DefaultPartitions,
 		"kafka.replication_factor":       -1,
+		"kafka.max_message_bytes":        topics.DefaultMaxMessageBytes,
 		"kafka.embedded_addr":            "127.0.0.1:19092",
 
 		"clickhouse.addr":                     clickhouse.DefaultAddr,
@@ -116,6 +169,11 @@ func defaults() map[string]any {
 		"clickhouse.password":                 "",
 		"clickhouse.tls":                      false,
 		"clickhouse.tls_insecure_skip_verify": false,
+		"clickhouse.tls_ca_file":              "",
+		"clickhouse.tls_cert_file":            "",
+		"clickhouse.tls_key_file":             "",
+		"clickhouse.tls_server_name":          "",
+		"clickhouse.dashboard_max_conns":      clickhouse.DefaultDashboardMaxConns,
 		"clickhouse.dial_timeout":             clickhouse.DefaultDialTimeout.String(),
 		"clickhouse.batch_size":               clickhouse.DefaultBatchSize,
 		"clickhouse.max_conns":                clickhouse.DefaultMaxConns,
@@ -158,10 +216,11 @@ func defaults() map[string]any {
 		"ingest.esp.campaign_keys":     []string{"campaign", "campaign_id", "X-Campaign-ID"},
 		"ingest.esp.tag_campaign":      "first",
 
-		"policy.soft_threshold": streak.DefaultSoftThreshold,
-		"policy.soft_window":    "14d",
-		"policy.evidence":       streak.DefaultEvidence,
-		"policy.labels":         map[string]any{},
+		"policy.soft_threshold":   streak.DefaultSoftThreshold,
+		"policy.soft_window":      "14d",
+		"policy.duplicate_window": "7d",
+		"policy.evidence":         streak.DefaultEvidence,
+		"policy.labels":           map[string]any{},
 
 		"alerts.disabled":     false,
 		"alerts.interval":     "1m",
@@ -172,6 +231,8 @@ func defaults() map[string]any {
 		"data_dir":            filepath.Join(".data", "bounced"),
 		"http.addr":           "127.0.0.1:8080",
 		"http.pprof":          false,
+		"http.token":          "",
+		"http.token_file":     "",
 		"classify.rules_file": "",
 		"log.level":           "info",
 		"log.format":          "json",
@@ -390,6 +451,9 @@ func (c *Config) Validate() error {
 		c.Ingest.Validate(),
 		c.Policy.Validate(),
 		c.Alerts.Validate(),
+	}
+	if _, err := c.HTTP.BearerToken(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir: must not be empty"))

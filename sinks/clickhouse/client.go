@@ -128,6 +128,17 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error)
 		return nil, explain(cfg, "create database "+cfg.Database, err)
 	}
 
+	c, err := connect(ctx, cfg, v, logger)
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("clickhouse connected", "addr", cfg.Addr, "database", cfg.Database,
+		"server_version", v.String(), "modern", v.Modern())
+	return c, nil
+}
+
+// connect opens the pool to cfg.Database of a server of version v.
+func connect(ctx context.Context, cfg Config, v Version, logger *slog.Logger) (*Client, error) {
 	var settings ch.Settings
 	if v.legacyLowCardinality() {
 		settings = ch.Settings{"allow_experimental_low_cardinality_type": 1}
@@ -140,8 +151,6 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error)
 		conn.Close()
 		return nil, explain(cfg, "connect to database "+cfg.Database, err)
 	}
-	logger.Info("clickhouse connected", "addr", cfg.Addr, "database", cfg.Database,
-		"server_version", v.String(), "modern", v.Modern())
 	c := &Client{
 		conn:       conn,
 		cfg:        cfg,
@@ -152,6 +161,21 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error)
 	c.attempts = newCommitter(c, tableAttempts, func() rowBuf { return new(attemptBuf) })
 	c.outcomes = newCommitter(c, tableOutcomes, func() rowBuf { return new(outcomeBuf) })
 	return c, nil
+}
+
+// ReadPool opens a second, separate pool to c's database of at most
+// Config.DashboardMaxConns connections, for reads that must never take the
+// connections inserts need (the HTTP dashboard): the pools do not share
+// connections, so however slow its queries, stage 2's inserts still get
+// c's. The caller closes it; it is meant for queries, not InsertAttempts.
+func (c *Client) ReadPool(ctx context.Context) (*Client, error) {
+	cfg := c.cfg
+	cfg.MaxConns = cfg.DashboardMaxConns
+	r, err := connect(ctx, cfg, c.version, c.log)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard pool: %w", err)
+	}
+	return r, nil
 }
 
 func options(cfg Config, database string, settings ch.Settings) *ch.Options {
@@ -172,8 +196,13 @@ func options(cfg Config, database string, settings ch.Settings) *ch.Options {
 			Products: []struct{ Name, Version string }{{Name: "bounced", Version: "1"}},
 		},
 	}
-	if cfg.TLS {
-		o.TLS = &tls.Config{InsecureSkipVerify: cfg.TLSInsecureSkipVerify} //nolint:gosec // opt-in, for tests
+	if tc, err := cfg.tlsConfig(); err != nil {
+		// Validate has read the files already; should one have become
+		// unreadable since, every handshake fails with the reason rather
+		// than the connection going out without what was asked for.
+		o.TLS = &tls.Config{MinVersion: tls.VersionTLS12, VerifyConnection: func(tls.ConnectionState) error { return err }}
+	} else {
+		o.TLS = tc
 	}
 	return o
 }

@@ -1,10 +1,13 @@
 package clickhouse
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"regexp"
 	"strconv"
 	"time"
@@ -20,6 +23,9 @@ const (
 	DefaultDialTimeout = 10 * time.Second
 	DefaultBatchSize   = 100000
 	DefaultMaxConns    = 8
+
+	// DefaultDashboardMaxConns is the default of DashboardMaxConns.
+	DefaultDashboardMaxConns = 2
 
 	// DefaultInsertLinger is how long, by default, an INSERT of attempts
 	// or outcomes waits for other partitions' rows (InsertLinger).
@@ -55,6 +61,18 @@ type Config struct {
 	TLS bool `koanf:"tls"`
 	// TLSInsecureSkipVerify disables certificate verification; for tests only.
 	TLSInsecureSkipVerify bool `koanf:"tls_insecure_skip_verify"`
+	// TLSCAFile is a PEM file of the CA certificates the server's
+	// certificate is verified against, instead of the system's. Needs TLS.
+	TLSCAFile string `koanf:"tls_ca_file"`
+	// TLSCertFile and TLSKeyFile are a PEM client certificate and its key,
+	// for servers that authenticate clients by certificate; both or
+	// neither. Need TLS.
+	TLSCertFile string `koanf:"tls_cert_file"`
+	TLSKeyFile  string `koanf:"tls_key_file"`
+	// TLSServerName is the name the server's certificate must carry, when
+	// it is not Addr's host (an address behind a load balancer, an IP).
+	// Needs TLS.
+	TLSServerName string `koanf:"tls_server_name"`
 	// DialTimeout bounds connecting and the handshake. Default 10s.
 	DialTimeout time.Duration `koanf:"dial_timeout"`
 	// BatchSize is the most rows one INSERT carries; larger inputs are split.
@@ -73,6 +91,10 @@ type Config struct {
 	// MaxConns bounds open connections (one per concurrently writing
 	// partition is plenty). Default 8.
 	MaxConns int `koanf:"max_conns"`
+	// DashboardMaxConns bounds the separate pool the HTTP dashboard reads
+	// through (ReadPool), so slow dashboard queries never hold the
+	// connections stage 2 inserts with. Default 2.
+	DashboardMaxConns int `koanf:"dashboard_max_conns"`
 	// Retention is how long raw rows (attempts, outcomes) are kept after
 	// their send, at least: `bounced run` drops, once a day, every monthly
 	// partition whose month ended longer ago (DropPartitionsBefore), which is
@@ -134,15 +156,71 @@ func (c Config) Validate() error {
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("clickhouse.max_conns: %d is negative", c.MaxConns))
 	}
+	if c.DashboardMaxConns < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.dashboard_max_conns: %d is negative", c.DashboardMaxConns))
+	}
 	switch c.Compression {
 	case "", CompressionAuto, CompressionNone, CompressionLZ4, CompressionZSTD:
 	default:
 		errs = append(errs, fmt.Errorf("clickhouse.compression: %q: use auto, none, lz4 or zstd", c.Compression))
 	}
-	if c.TLSInsecureSkipVerify && !c.TLS {
-		errs = append(errs, errors.New("clickhouse.tls_insecure_skip_verify: set without clickhouse.tls"))
+	if !c.TLS {
+		for _, s := range []struct {
+			key string
+			set bool
+		}{
+			{"tls_insecure_skip_verify", c.TLSInsecureSkipVerify},
+			{"tls_ca_file", c.TLSCAFile != ""},
+			{"tls_cert_file", c.TLSCertFile != ""},
+			{"tls_key_file", c.TLSKeyFile != ""},
+			{"tls_server_name", c.TLSServerName != ""},
+		} {
+			if s.set {
+				errs = append(errs, fmt.Errorf("clickhouse.%s: set without clickhouse.tls (set clickhouse.tls: true to connect with TLS)", s.key))
+			}
+		}
+	} else if _, err := c.tlsConfig(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// tlsConfig builds the TLS settings of the native connection from the
+// tls_* keys, reading the files; nil when TLS is off. Its errors name the
+// key whose value is wrong.
+func (c Config) tlsConfig() (*tls.Config, error) {
+	if !c.TLS {
+		return nil, nil
+	}
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.TLSServerName,
+		InsecureSkipVerify: c.TLSInsecureSkipVerify, //nolint:gosec // opt-in, for tests
+	}
+	if c.TLSCAFile != "" {
+		pem, err := os.ReadFile(c.TLSCAFile)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse.tls_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("clickhouse.tls_ca_file: %s: no PEM certificate in it (want one or more -----BEGIN CERTIFICATE----- blocks)", c.TLSCAFile)
+		}
+		tc.RootCAs = pool
+	}
+	switch {
+	case c.TLSCertFile != "" && c.TLSKeyFile != "":
+		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse.tls_cert_file, clickhouse.tls_key_file: %s and %s: want a PEM certificate and its PEM private key: %w", c.TLSCertFile, c.TLSKeyFile, err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	case c.TLSCertFile != "":
+		return nil, errors.New("clickhouse.tls_cert_file: set without clickhouse.tls_key_file (a client certificate needs both)")
+	case c.TLSKeyFile != "":
+		return nil, errors.New("clickhouse.tls_key_file: set without clickhouse.tls_cert_file (a client certificate needs both)")
+	}
+	return tc, nil
 }
 
 // withDefaults fills zero fields.
@@ -164,6 +242,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = DefaultMaxConns
+	}
+	if c.DashboardMaxConns == 0 {
+		c.DashboardMaxConns = DefaultDashboardMaxConns
 	}
 	if c.InsertLinger == 0 {
 		c.InsertLinger = DefaultInsertLinger
@@ -205,10 +286,14 @@ func (c Config) LogValue() slog.Value {
 		slog.String("username", c.Username),
 		slog.String("password", pw),
 		slog.Bool("tls", c.TLS),
+		slog.String("tls_ca_file", c.TLSCAFile),
+		slog.String("tls_cert_file", c.TLSCertFile),
+		slog.String("tls_server_name", c.TLSServerName),
 		slog.Duration("dial_timeout", c.DialTimeout),
 		slog.Int("batch_size", c.BatchSize),
 		slog.Duration("insert_linger", c.InsertLinger),
 		slog.Int("max_conns", c.MaxConns),
+		slog.Int("dashboard_max_conns", c.DashboardMaxConns),
 		slog.Duration("retention", c.Retention),
 	)
 }
