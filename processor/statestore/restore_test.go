@@ -39,7 +39,7 @@ func changelog(tb testing.TB, n int) (*broker.Clients, string) {
 	batch := make([]kafka.Message, 0, 10000)
 	at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 	for i := range n {
-		s := streak.State{LastOff: int64(i), Recent: [3]uint64{uint64(i)*2654435761 + 1, uint64(i) + 7}, LastDelivery: at}
+		s := streak.State{LastOff: int64(i), Seen: []streak.Seen{streak.SeenOf(strconv.Itoa(i), time.Unix(0, at)), streak.SeenOf(strconv.Itoa(i)+"b", time.Unix(0, at))}, LastDelivery: at}
 		v, err := s.AppendBinary(nil)
 		if err != nil {
 			tb.Fatal(err)

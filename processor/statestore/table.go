@@ -27,30 +27,38 @@ import (
 //     map of string headers; the hash in the slot spares a probe the cache
 //     misses of reading an entry and its key.
 //
-// About 140 bytes per recipient for 27-byte addresses, against about 150
-// for a Go map of string to state.
+// About 148 bytes per recipient for 27-byte addresses and a handful of
+// attempts a week (TestMemoryPerRecipient's mix). A recipient with at most
+// inlineSeen ids in the duplicate window needs nothing beyond its entry.
 const (
 	pageSize  = 4096    // entries per page
 	chunkSize = 1 << 20 // key bytes per arena chunk
 	maxKey    = 1 << 10 // longer keys are refused by Put (addresses are at most 254 bytes)
+	// inlineSeen is how many of the duplicate guard's ids an entry holds
+	// itself: a recipient mailed a few times within the window needs no
+	// allocation of its own; the rest of a longer list goes in more.
+	inlineSeen = 4
 )
 
 // entry is one recipient's state. The fields every recipient has are
-// inline; the rare ones (a soft streak, a suppression) hang off one pointer.
+// inline; the rare ones (a soft streak, a suppression, a long list of seen
+// ids) hang off one pointer.
 type entry struct {
 	off       int64
-	recent    [len(streak.State{}.Recent)]uint64
 	delivered int64
 	sends     [len(streak.State{}.Sends)]uint64
 	more      *more
-	key       uint32 // arena position: chunk<<20 | offset
+	seen      [inlineSeen]streak.Seen // the oldest of State.Seen
+	key       uint32                  // arena position: chunk<<20 | offset
 	klen      uint16
 	live      bool
+	nseen     uint8 // ids in seen
 }
 
 type more struct {
 	streak []streak.Fail
 	mark   *streak.Mark
+	seen   []streak.Seen // State.Seen past the inline ones
 }
 
 // Table maps normalised recipients to their states. It is not safe for
@@ -117,18 +125,31 @@ func (t *Table) Get(key string) (s streak.State, ok bool) {
 	return t.at(uint32(t.slots[slot]) - 1).state(), true
 }
 
+// state rebuilds the recipient's State. Its Seen is a fresh slice: the
+// table's ids never alias a state handed out.
 func (e *entry) state() streak.State {
-	s := streak.State{LastOff: e.off, Recent: e.recent, LastDelivery: e.delivered, Sends: e.sends}
+	s := streak.State{LastOff: e.off, LastDelivery: e.delivered, Sends: e.sends}
+	var rest []streak.Seen
 	if e.more != nil {
-		s.Streak, s.Mark = e.more.streak, e.more.mark
+		s.Streak, s.Mark, rest = e.more.streak, e.more.mark, e.more.seen
+	}
+	if n := int(e.nseen) + len(rest); n > 0 {
+		s.Seen = make([]streak.Seen, n)
+		copy(s.Seen, e.seen[:e.nseen])
+		copy(s.Seen[e.nseen:], rest)
 	}
 	return s
 }
 
 func (e *entry) set(s *streak.State) {
-	e.off, e.recent, e.delivered, e.sends, e.more = s.LastOff, s.Recent, s.LastDelivery, s.Sends, nil
-	if len(s.Streak) > 0 || s.Mark != nil {
-		e.more = &more{streak: s.Streak, mark: s.Mark}
+	e.off, e.delivered, e.sends, e.more = s.LastOff, s.LastDelivery, s.Sends, nil
+	e.nseen = uint8(copy(e.seen[:], s.Seen))
+	var rest []streak.Seen
+	if len(s.Seen) > inlineSeen {
+		rest = append([]streak.Seen(nil), s.Seen[inlineSeen:]...) // not s.Seen's whole array
+	}
+	if len(s.Streak) > 0 || s.Mark != nil || rest != nil {
+		e.more = &more{streak: s.Streak, mark: s.Mark, seen: rest}
 	}
 }
 

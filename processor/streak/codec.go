@@ -10,28 +10,38 @@ import (
 	"github.com/bounced-dev/bounced/processor/event"
 )
 
-// binaryV1 starts a state in the binary encoding. JSON states start with
-// '{', so the first byte tells the two apart and old changelogs still read.
-const binaryV1 = 0x01
+// The first byte of a state tells its encoding. JSON states (the oldest
+// changelogs) start with '{'; binary ones with their version. Every version
+// here still decodes: changelogs and checkpoints outlive upgrades.
+const (
+	// binaryV1 held up to three recent id hashes, without times.
+	binaryV1 = 0x01
+	// binaryV2 holds the duplicate guard's Seen list: a count byte, then
+	// each entry as 8 bytes little-endian (id hash and hour, see Seen).
+	binaryV2 = 0x02
+	// v1Recent is how many id hashes binaryV1 held at most.
+	v1Recent = 3
+)
 
 // AppendBinary appends the binary encoding of s to dst. It is what the
 // changelog and the local checkpoints hold: a restore decodes millions of
-// states, and most are a few fixed fields (offset, recent ids, last
+// states, and most are a few fixed fields (offset, seen ids, last
 // delivery), which this encodes in a few dozen bytes without reflection.
-// The rare streak evidence is JSON inside it.
+// The rare streak evidence is JSON inside it. A Seen list Apply could not
+// have made is refused here, so no state the decoder refuses is ever
+// written.
 func (s *State) AppendBinary(dst []byte) ([]byte, error) {
-	dst = append(dst, binaryV1)
-	dst = binary.AppendVarint(dst, s.LastOff)
-	n := 0
-	for n < recentIDs && s.Recent[n] != 0 {
-		n++
+	if err := checkSeen(s.Seen); err != nil {
+		return dst, fmt.Errorf("encode state: %w", err)
 	}
-	dst = append(dst, byte(n))
-	for _, id := range s.Recent[:n] {
-		dst = binary.LittleEndian.AppendUint64(dst, id)
+	dst = append(dst, binaryV2)
+	dst = binary.AppendVarint(dst, s.LastOff)
+	dst = append(dst, byte(len(s.Seen)))
+	for _, v := range s.Seen {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(v))
 	}
 	dst = binary.AppendVarint(dst, s.LastDelivery)
-	n = 0
+	n := 0
 	for n < recentSends && s.Sends[n] != 0 {
 		n++
 	}
@@ -82,24 +92,37 @@ func appendBytes(dst, b []byte) []byte {
 
 var errShort = errors.New("truncated")
 
-// UnmarshalBinary decodes a state written by AppendBinary, or the JSON
-// encoding older changelogs hold.
+// UnmarshalBinary decodes a state written by AppendBinary, by the binary
+// encoding before it (v1), or the JSON encoding older changelogs hold.
 func (s *State) UnmarshalBinary(b []byte) error {
 	if len(b) > 0 && b[0] == '{' {
-		*s = State{}
-		return json.Unmarshal(b, s)
+		return s.unmarshalJSON(b)
 	}
-	if len(b) == 0 || b[0] != binaryV1 {
+	if len(b) == 0 || (b[0] != binaryV1 && b[0] != binaryV2) {
 		return errors.New("streak: state: unknown encoding")
 	}
+	version := b[0]
 	d := decoder{b: b[1:]}
 	*s = State{LastOff: d.varint()}
+	var recent [v1Recent]uint64
 	n := int(d.byte())
-	if n > recentIDs {
+	switch {
+	case version == binaryV1 && n > v1Recent:
 		return errors.New("streak: state: too many recent ids")
-	}
-	for i := range n {
-		s.Recent[i] = d.uint64()
+	case version == binaryV1:
+		for i := range n {
+			recent[i] = d.uint64()
+		}
+	case n > maxSeen:
+		return fmt.Errorf("streak: state: %d seen ids, more than %d", n, maxSeen)
+	case n > 0 && d.err == nil:
+		if n*8 > len(d.b) {
+			return fmt.Errorf("streak: state: %w", errShort)
+		}
+		s.Seen = make([]Seen, n)
+		for i := range s.Seen {
+			s.Seen[i] = Seen(d.uint64())
+		}
 	}
 	s.LastDelivery = d.varint()
 	if n = int(d.byte()); n > recentSends {
@@ -143,6 +166,34 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	}
 	if len(d.b) != 0 {
 		return errors.New("streak: state: trailing bytes")
+	}
+	if version == binaryV1 {
+		s.Seen = fromRecent(s, recent[:])
+	}
+	if err := checkSeen(s.Seen); err != nil {
+		return fmt.Errorf("streak: state: %w", err)
+	}
+	return nil
+}
+
+// unmarshalJSON decodes the JSON encoding. Older changelogs hold the
+// guard's ids as "recent", bare hashes newest first (0 for an empty slot);
+// newer JSON (json.Marshal of a State) holds "seen".
+func (s *State) unmarshalJSON(b []byte) error {
+	type plain State // without methods: no recursion
+	var v struct {
+		plain
+		Recent []uint64 `json:"recent"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("streak: state: json: %w", err)
+	}
+	*s = State(v.plain)
+	if len(s.Seen) == 0 && len(v.Recent) > 0 {
+		s.Seen = fromRecent(s, v.Recent)
+	}
+	if err := checkSeen(s.Seen); err != nil {
+		return fmt.Errorf("streak: state: json: %w", err)
 	}
 	return nil
 }

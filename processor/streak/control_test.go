@@ -24,7 +24,7 @@ func TestApplyControl(t *testing.T) {
 		return &Mark{Status: status, Class: event.ClassHard, Label: event.MailboxUnknown, Source: src, Since: since, Held: held}
 	}
 	// Every state has a recent id: a lift or discard must reset it.
-	state := func(m *Mark) State { return State{LastOff: 5, Recent: [recentIDs]uint64{42}, Mark: m} }
+	state := func(m *Mark) State { return State{LastOff: 5, Seen: []Seen{42}, Mark: m} }
 	suppressed := state(mark(event.StatusSuppressed, event.OriginAuto, nil))
 	byHand := state(mark(event.StatusSuppressed, event.OriginOperator, nil))
 	held := state(mark(event.StatusHeld, event.OriginAuto, &heldRec))
@@ -45,15 +45,15 @@ func TestApplyControl(t *testing.T) {
 		{name: "lift resets and publishes a tombstone", s: suppressed, c: Control{Op: OpLift, Address: addr}, off: 9,
 			want: State{LastOff: 9}, res: Result{Publish: true}},
 		{name: "suppress by hand", s: fresh, c: Control{Op: OpSuppress, Address: addr, At: t0}, off: 9,
-			want: State{LastOff: 9, Recent: fresh.Recent, Mark: &Mark{Status: event.StatusSuppressed, Class: event.ClassHard, Label: "operator", Source: event.OriginOperator, Since: t0}},
+			want: State{LastOff: 9, Seen: fresh.Seen, Mark: &Mark{Status: event.StatusSuppressed, Class: event.ClassHard, Label: "operator", Source: event.OriginOperator, Since: t0}},
 			res: Result{Publish: true, Record: &event.Suppression{Address: addr, Status: event.StatusSuppressed, Class: event.ClassHard, Label: "operator",
 				Reason: "Suppressed by an operator.", Rule: "operator.suppress", Since: t0, UpdatedAt: t0, Evidence: []event.Evidence{}, Source: event.OriginOperator}}},
 
 		{name: "hold an automatic suppression", s: suppressed, c: Control{Op: OpHold, Address: addr, Record: auto, At: at}, off: 9,
-			want: State{LastOff: 9, Recent: fresh.Recent, Mark: mark(event.StatusHeld, event.OriginAuto, &heldRec)},
+			want: State{LastOff: 9, Seen: fresh.Seen, Mark: mark(event.StatusHeld, event.OriginAuto, &heldRec)},
 			res:  Result{Publish: true, Record: &heldRec}},
 		{name: "hold as part of the event just applied", s: suppressed, c: Control{Op: OpHold, Address: addr, Record: auto}, off: -1,
-			want: State{LastOff: 5, Recent: fresh.Recent, Mark: mark(event.StatusHeld, event.OriginAuto, &heldRec)},
+			want: State{LastOff: 5, Seen: fresh.Seen, Mark: mark(event.StatusHeld, event.OriginAuto, &heldRec)},
 			res:  Result{Publish: true, Record: &heldRec}},
 		{name: "hold without a record", s: suppressed, c: Control{Op: OpHold, Address: addr}, off: 9, want: suppressed},
 		{name: "hold of a suppression by hand", s: byHand, c: Control{Op: OpHold, Address: addr, Record: auto}, off: 9, want: byHand},
@@ -61,10 +61,10 @@ func TestApplyControl(t *testing.T) {
 		{name: "hold of an address not suppressed", s: fresh, c: Control{Op: OpHold, Address: addr, Record: auto}, off: 9, want: fresh},
 
 		{name: "release a held suppression", s: held, c: Control{Op: OpRelease, Address: addr, At: at}, off: 9,
-			want: State{LastOff: 9, Recent: fresh.Recent, Mark: mark(event.StatusSuppressed, event.OriginAuto, nil)},
+			want: State{LastOff: 9, Seen: fresh.Seen, Mark: mark(event.StatusSuppressed, event.OriginAuto, nil)},
 			res:  Result{Publish: true, Record: &released}},
 		{name: "release as part of the event just applied", s: held, c: Control{Op: OpRelease, Address: addr, At: at}, off: -1,
-			want: State{LastOff: 5, Recent: fresh.Recent, Mark: mark(event.StatusSuppressed, event.OriginAuto, nil)},
+			want: State{LastOff: 5, Seen: fresh.Seen, Mark: mark(event.StatusSuppressed, event.OriginAuto, nil)},
 			res:  Result{Publish: true, Record: &released}},
 		{name: "release of a suppression not held", s: suppressed, c: Control{Op: OpRelease, Address: addr, At: at}, off: 9, want: suppressed},
 		{name: "release of a held mark without its record", s: heldBare, c: Control{Op: OpRelease, Address: addr, At: at}, off: 9, want: heldBare},

@@ -34,6 +34,12 @@ type Policy struct {
 	Labels map[string]Action `koanf:"labels"`
 	// Evidence is how many events a suppression record keeps. Default 5.
 	Evidence int `koanf:"evidence"`
+	// DuplicateWindow is how long the duplicate guard remembers a
+	// recipient's event ids, counted back from the newest attempt's
+	// occurred_at, to the hour: an attempt re-sent with an id seen within
+	// it is a duplicate and changes nothing. At most 32 ids per recipient
+	// are kept, the oldest dropped first. Default 7 days.
+	DuplicateWindow time.Duration `koanf:"duplicate_window"`
 }
 
 // Defaults of Policy.
@@ -41,6 +47,12 @@ const (
 	DefaultSoftThreshold = 3
 	DefaultSoftWindow    = 14 * 24 * time.Hour
 	DefaultEvidence      = 5
+	// DefaultDuplicateWindow covers shippers re-sending a backlog after an
+	// outage of days; the guard's memory for a recipient grows with the
+	// attempts in it, 8 bytes each.
+	DefaultDuplicateWindow = 7 * 24 * time.Hour
+	// MaxDuplicateWindow: beyond a year the 32-id bound decides anyway.
+	MaxDuplicateWindow = 365 * 24 * time.Hour
 )
 
 // WithDefaults returns p with every unset field at its default.
@@ -54,7 +66,21 @@ func (p Policy) WithDefaults() Policy {
 	if p.Evidence == 0 {
 		p.Evidence = DefaultEvidence
 	}
+	if p.DuplicateWindow == 0 {
+		p.DuplicateWindow = DefaultDuplicateWindow
+	}
 	return p
+}
+
+// duplicateHours is DuplicateWindow in whole hours, rounded up; a window
+// Validate would refuse falls back to the default rather than disabling the
+// guard.
+func (p Policy) duplicateHours() uint32 {
+	d := p.DuplicateWindow
+	if d <= 0 || d > MaxDuplicateWindow {
+		d = DefaultDuplicateWindow
+	}
+	return uint32((d + time.Hour - 1) / time.Hour)
 }
 
 // Validate names the first setting that cannot work.
@@ -64,6 +90,9 @@ func (p Policy) Validate() error {
 	}
 	if p.SoftWindow < 0 || (p.SoftWindow > 0 && p.SoftWindow < time.Minute) {
 		return fmt.Errorf("policy.soft_window: %s is too short; use at least 1m (default 336h, 14 days)", p.SoftWindow)
+	}
+	if p.DuplicateWindow < 0 || (p.DuplicateWindow > 0 && p.DuplicateWindow < time.Hour) || p.DuplicateWindow > MaxDuplicateWindow {
+		return fmt.Errorf("policy.duplicate_window: %s is outside 1h..8760h (default 168h, 7 days)", p.DuplicateWindow)
 	}
 	if p.Evidence < 0 || p.Evidence > 50 {
 		return fmt.Errorf("policy.evidence: %d is outside 1..50", p.Evidence)

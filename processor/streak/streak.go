@@ -11,10 +11,10 @@ import (
 	"github.com/bounced-dev/bounced/processor/event"
 )
 
-// recentIDs is how many event ids per recipient the duplicate guard keeps.
-// Shippers and stage-1 replays re-send within seconds, so the few
-// latest ids per recipient catch them without unbounded memory.
-const recentIDs = 3
+// maxSeen bounds the duplicate guard's list per recipient: a recipient
+// mailed more often than this within Policy.DuplicateWindow keeps only its
+// newest maxSeen event ids, so a hot address cannot grow without bound.
+const maxSeen = 32
 
 // recentSends is how many ended sends per recipient State remembers. A late
 // (asynchronous) bounce arrives minutes to days after its delivery; three
@@ -28,8 +28,10 @@ type State struct {
 	// LastOff is the input offset of the last event applied; an event at or
 	// below it is a replay after a crash and is skipped.
 	LastOff int64 `json:"off"`
-	// Recent holds hashes of the latest event ids, newest first.
-	Recent [recentIDs]uint64 `json:"recent"`
+	// Seen is the duplicate guard's memory: the event ids applied within
+	// Policy.DuplicateWindow of the newest one (at most maxSeen), oldest
+	// first. Apply never changes a Seen it was given; it makes a new one.
+	Seen []Seen `json:"seen,omitempty"`
 	// LastDelivery is the newest delivery seen (Unix nanoseconds).
 	LastDelivery int64 `json:"delivered,omitempty"`
 	// Sends holds the latest ended sends, newest first: the send key's hash
@@ -131,7 +133,7 @@ func endSend(s *State, key string, failed bool) SendDelta {
 // every time it needs comes from the event. off < 0 disables the replay
 // guard (for callers outside Kafka). Apply takes ownership of s.
 func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
-	if p.SoftThreshold == 0 || p.SoftWindow == 0 || p.Evidence == 0 {
+	if p.SoftThreshold == 0 || p.SoftWindow == 0 || p.Evidence == 0 || p.DuplicateWindow == 0 {
 		p = p.WithDefaults()
 	}
 	if off >= 0 && off <= s.LastOff {
@@ -140,12 +142,12 @@ func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
 	if off >= 0 {
 		s.LastOff = off
 	}
-	if id := xxhash.Sum64String(a.EventID); a.EventID != "" {
-		if slices.Contains(s.Recent[:], id) {
+	if a.EventID != "" {
+		id := SeenOf(a.EventID, a.OccurredAt)
+		if slices.ContainsFunc(s.Seen, id.same) {
 			return s, Result{Duplicate: true}
 		}
-		copy(s.Recent[1:], s.Recent[:recentIDs-1])
-		s.Recent[0] = id
+		s.Seen = remember(s.Seen, id, p.duplicateHours())
 	}
 	if a.Verdict == nil {
 		return s, Result{}

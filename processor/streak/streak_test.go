@@ -1,8 +1,10 @@
 package streak
 
 import (
+	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -246,6 +248,9 @@ func TestPolicyValidate(t *testing.T) {
 	}{
 		{Policy{SoftThreshold: -1}, "policy.soft_threshold"},
 		{Policy{SoftWindow: time.Second}, "policy.soft_window"},
+		{Policy{DuplicateWindow: time.Minute}, "policy.duplicate_window"},
+		{Policy{DuplicateWindow: -time.Hour}, "policy.duplicate_window"},
+		{Policy{DuplicateWindow: 366 * 24 * time.Hour}, "policy.duplicate_window"},
 		{Policy{Labels: map[string]Action{"nonsense": Count}}, "policy.labels.nonsense"},
 		{Policy{Labels: map[string]Action{"mailbox_full": "maybe"}}, "policy.labels.mailbox_full"},
 		{Policy{Labels: map[string]Action{"delivered": Ignore}}, "policy.labels.delivered"},
@@ -324,6 +329,21 @@ func FuzzApply(f *testing.F) {
 				if !r2.Replay || !reflect.DeepEqual(s2, s) {
 					t.Fatal("replay changed the state")
 				}
+				checkSeenAfter(t, p, before, s, a, r)
+				// The same event at a later offset (a shipper's re-send) is
+				// a duplicate exactly when the guard remembers its id, and
+				// then it moves nothing but LastOff.
+				id := SeenOf(a.EventID, a.OccurredAt)
+				s3, r3 := Apply(p, s, a, off+1)
+				if r3.Duplicate != slices.ContainsFunc(s.Seen, id.same) {
+					t.Fatalf("re-send of %s: duplicate %v, seen %v", a.EventID, r3.Duplicate, s.Seen)
+				}
+				if want := s; r3.Duplicate {
+					want.LastOff = off + 1
+					if !reflect.DeepEqual(s3, want) {
+						t.Fatal("a duplicate changed the state")
+					}
+				}
 			}
 			if len(s.Streak) >= p.SoftThreshold {
 				t.Fatalf("streak of %d not suppressed", len(s.Streak))
@@ -336,6 +356,38 @@ func FuzzApply(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkSeenAfter checks the duplicate guard's list after Apply folded a
+// into before: in time order, at most maxSeen, nothing older than the
+// window, the new id remembered unless the window or the bound evicts it at
+// once, and before's list untouched.
+func checkSeenAfter(t *testing.T, p Policy, before, s State, a *event.Attempt, r Result) {
+	t.Helper()
+	if r.Replay {
+		return
+	}
+	if err := checkSeen(s.Seen); err != nil {
+		t.Fatalf("seen %v: %v", s.Seen, err)
+	}
+	if len(s.Seen) > 0 {
+		newest, w := s.Seen[len(s.Seen)-1].hour(), p.duplicateHours()
+		if s.Seen[0].hour()+w < newest {
+			t.Fatalf("seen %v holds an id older than %d hours before the newest", s.Seen, w)
+		}
+	}
+	id := SeenOf(a.EventID, a.OccurredAt)
+	was := slices.ContainsFunc(before.Seen, id.same)
+	if r.Duplicate != was {
+		t.Fatalf("%s: duplicate %v, but seen before: %v", a.EventID, r.Duplicate, was)
+	}
+	if !r.Duplicate && !slices.ContainsFunc(s.Seen, id.same) {
+		evicted := len(s.Seen) > 0 && (id.hour()+p.duplicateHours() < s.Seen[len(s.Seen)-1].hour() ||
+			len(s.Seen) == maxSeen && id.hour() <= s.Seen[0].hour())
+		if !evicted {
+			t.Fatalf("%s at hour %d not remembered: %v", a.EventID, id.hour(), s.Seen)
+		}
+	}
 }
 
 // checkControl checks what one command on one address did to before.
@@ -447,4 +499,106 @@ func TestSendCounts(t *testing.T) {
 			t.Errorf("step %d (%s %s): delta %+v, want %+v", i, st.a.Outcome, st.a.MessageID, r.Send, st.want)
 		}
 	}
+}
+
+// TestDuplicateWindow: the guard remembers every id within the window of
+// the newest attempt's time (to the hour), at most maxSeen of them, and an
+// id it has forgotten is applied again.
+func TestDuplicateWindow(t *testing.T) {
+	const day = 24.0
+	type step struct {
+		id    string
+		hours float64
+		dup   bool
+	}
+	del := func(id string, hours float64) *event.Attempt {
+		return ev(id, "m"+id, hours, event.Delivered, event.LabelDelivered)
+	}
+	var hot []step // 40 ids an hour apart: the first 8 fall off the bound
+	for i := range 40 {
+		hot = append(hot, step{fmt.Sprint("h", i), float64(i), false})
+	}
+	hot = append(hot, step{"h7", 7, false}, step{"h8", 8, true}, step{"h39", 39, true})
+	for _, tc := range []struct {
+		name   string
+		policy Policy
+		steps  []step
+		seen   int // len(Seen) at the end
+	}{
+		{name: "a re-send older than the last three but within the window is a duplicate",
+			steps: []step{{"1", 0, false}, {"2", 1, false}, {"3", 2, false}, {"4", 3, false}, {"5", 4, false}, {"1", 0, true}, {"2", 1, true}},
+			seen:  5},
+		{name: "a re-send outside the window is applied",
+			steps: []step{{"1", 0, false}, {"2", 8 * day, false}, {"1", 0, false}},
+			seen:  1},
+		{name: "the window counts from the newest attempt, to the hour",
+			steps: []step{{"1", 0.5, false}, {"2", 7 * day, false}, {"1", 0.5, true}, {"3", 7*day + 1, false}, {"1", 0.5, false}},
+			seen:  2},
+		{name: "an old event is applied and not remembered",
+			steps: []step{{"2", 10 * day, false}, {"1", 1 * day, false}, {"1", 1 * day, false}},
+			seen:  1},
+		{name: "out of order within the window",
+			steps: []step{{"2", 10, false}, {"1", 5, false}, {"3", 7, false}, {"1", 5, true}, {"2", 10, true}, {"3", 7, true}},
+			seen:  3},
+		{name: "a longer window remembers longer",
+			policy: Policy{DuplicateWindow: 30 * 24 * time.Hour},
+			steps:  []step{{"1", 0, false}, {"2", 20 * day, false}, {"1", 0, true}},
+			seen:   2},
+		{name: "a hot recipient keeps the newest 32",
+			steps: hot, seen: maxSeen},
+		{name: "events without an id are never duplicates",
+			steps: []step{{"", 0, false}, {"", 0, false}},
+			seen:  0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New()
+			for i, st := range tc.steps {
+				before := s
+				var r Result
+				s, r = Apply(tc.policy, s, del(st.id, st.hours), int64(i))
+				if r.Duplicate != st.dup {
+					t.Fatalf("step %d (%s at %vh): duplicate %v, want %v; seen %v", i, st.id, st.hours, r.Duplicate, st.dup, before.Seen)
+				}
+				if r.Duplicate {
+					before.LastOff = int64(i)
+					if !reflect.DeepEqual(s, before) {
+						t.Fatalf("step %d: a duplicate changed the state", i)
+					}
+				}
+			}
+			if len(s.Seen) != tc.seen {
+				t.Errorf("seen %d ids, want %d: %v", len(s.Seen), tc.seen, s.Seen)
+			}
+		})
+	}
+}
+
+// FuzzRemember: whatever order ids arrive in, the list stays in time
+// order, within the bound and the window, and the list passed in is never
+// changed.
+func FuzzRemember(f *testing.F) {
+	f.Add([]byte{0, 0, 1, 1, 2, 200, 3, 0, 4, 255}, uint8(7))
+	f.Add(bytes.Repeat([]byte{9, 1}, 50), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, days uint8) {
+		window := uint32(max(1, int(days)%60)) * 24
+		var list []Seen
+		for i := 0; i+1 < len(data); i += 2 {
+			id := SeenOf(fmt.Sprint(i, data[i]), t0.Add(time.Duration(data[i+1])*6*time.Hour))
+			old := slices.Clone(list)
+			next := remember(list, id, window)
+			if !slices.Equal(list, old) {
+				t.Fatal("remember changed the list it was given")
+			}
+			if err := checkSeen(next); err != nil || len(next) == 0 {
+				t.Fatalf("%v: %v", next, err)
+			}
+			if newest := next[len(next)-1].hour(); next[0].hour()+window < newest {
+				t.Fatalf("%v keeps an id more than %d hours older than the newest", next, window)
+			}
+			if want := min(len(list)+1, maxSeen); len(next) > want {
+				t.Fatalf("%d ids from %d", len(next), len(list))
+			}
+			list = next
+		}
+	})
 }
