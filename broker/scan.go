@@ -49,6 +49,27 @@ func (c *Clients) EndOffset(ctx context.Context, topic string, partition int) (i
 	return 0, fmt.Errorf("end offset of %s/%d: partition missing from the answer", topic, partition)
 }
 
+// Bounds returns the first offset partition still holds and its end
+// offset (the high watermark).
+func (c *Clients) Bounds(ctx context.Context, topic string, partition int) (first, end int64, err error) {
+	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: c.Transport, Timeout: 30 * time.Second}
+	lo, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{topic: {kafka.FirstOffsetOf(partition), kafka.LastOffsetOf(partition)}},
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("list offsets of %s/%d: %w", topic, partition, err)
+	}
+	for _, po := range lo.Topics[topic] {
+		if po.Partition == partition {
+			if po.Error != nil {
+				return 0, 0, fmt.Errorf("list offsets of %s/%d: %w", topic, partition, po.Error)
+			}
+			return po.FirstOffset, po.LastOffset, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("list offsets of %s/%d: partition missing from the answer", topic, partition)
+}
+
 // Scan reads partition of topic from its first offset up to the end it has
 // when Scan starts, calling fn for each record in order (value nil for a
 // tombstone). It returns the offset after the last record read. Scans are

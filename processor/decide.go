@@ -52,7 +52,8 @@ type decideWorker struct {
 // over.
 func (s *decideStage) work(gctx context.Context, o *owner, offset int64) {
 	w := &decideWorker{decideStage: s, o: o, log: s.log.With("stage", "decide", "partition", o.partition),
-		fold: decide.Folder{Policy: s.policy, Guard: s.cfg.Guard, Topic: o.topic, Partition: o.partition}}
+		fold: decide.Folder{Policy: s.policy, Guard: s.cfg.Guard, Topic: o.topic, Partition: o.partition,
+			ReplayWindow: replayWindow(s.cfg)}}
 	if w.ps = w.restore(gctx, offset); w.ps == nil {
 		return // the generation ended first
 	}
@@ -65,7 +66,7 @@ func (s *decideStage) work(gctx context.Context, o *owner, offset int64) {
 		return
 	}
 	defer s.store.Revoke(o.topic, int32(o.partition))
-	if err := s.loop(gctx, "decide", o, offset, func() { w.checkpointDue(gctx) }, w.batch); err != nil {
+	if err := s.loop(gctx, "decide", o, offset, func() { w.checkpointDue(gctx) }, nil, w.batch); err != nil {
 		// The table now holds events that were never committed; it must
 		// not outlive this worker. The next owner restores from the
 		// changelog and replays.
@@ -100,6 +101,11 @@ func records(buf []decide.Record, msgs []kafka.Message) []decide.Record {
 // count adds what a fold did to the metrics.
 func (w *decideWorker) count(out *decide.Outputs) {
 	w.m.Duplicates.Add(float64(out.Stats.Duplicates))
+	if out.Stats.SourceResets > 0 {
+		w.m.Resets.WithLabelValues("decide", "source").Add(float64(out.Stats.SourceResets))
+		w.log.Error("an input partition restarted (its topic recreated or truncated): attempts from its new records are applied, not taken for replays",
+			"resets", out.Stats.SourceResets)
+	}
 	w.m.Replays.Add(float64(out.Stats.Replays))
 	w.m.Held.Add(float64(out.Stats.Held))
 	w.m.Holds.Add(float64(out.Stats.Holds))
@@ -209,4 +215,11 @@ func (w *decideWorker) loadCheckpoint() *statestore.Partition {
 		return nil
 	}
 	return ps
+}
+
+// replayWindow bounds a stage-1 replay in input records: what one batch
+// holds, ten times over for records that make several attempts, and never
+// less than 100,000.
+func replayWindow(cfg Config) int64 {
+	return max(10*int64(cfg.BatchSize), 100_000)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -75,7 +76,7 @@ type batcher struct {
 	interval time.Duration
 }
 
-func newBatcher(conn *broker.Clients, topic string, partition int, offset int64, cfg Config) (*batcher, error) {
+func newBatcher(conn *broker.Clients, topic string, partition int, offset int64, cfg Config, skipped func(string)) (*batcher, error) {
 	size, readAhead := cfg.BatchSize, cfg.ReadAheadBytes
 	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   conn.Brokers,
@@ -92,6 +93,11 @@ func newBatcher(conn *broker.Clients, topic string, partition int, offset int64,
 		QueueCapacity:  min(max(readAhead/512, 64), size, 10000),
 		ReadBackoffMin: 50 * time.Millisecond,
 		ReadBackoffMax: time.Second,
+		ErrorLogger: kafka.LoggerFunc(func(msg string, args ...any) {
+			if strings.HasPrefix(msg, "the kafka reader is reading before the first offset") {
+				skipped(fmt.Sprintf(msg, args...))
+			}
+		}),
 	})
 	if offset < 0 {
 		offset = kafka.FirstOffset

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -38,13 +39,27 @@ func (s *ingestStage) work(gctx context.Context, o *owner, offset int64) {
 	w := &ingestWorker{ingestStage: s, o: o, sess: s.ingester.NewSession(o.topic)}
 	save := w.sessionStore()
 	defer save(true)
-	w.loop(gctx, "ingest", o, offset, nil, func(ctx context.Context, msgs []kafka.Message) error {
+	w.loop(gctx, "ingest", o, offset, nil, w.announceRestart, func(ctx context.Context, msgs []kafka.Message) error {
 		defer save(false)
 		step := w.stepTimer("ingest")
 		out := w.fold(msgs)
 		step("process")
 		return w.flush(ctx, msgs, out, msgs[len(msgs)-1].Offset+1, step)
 	})
+}
+
+// announceRestart tells every stage-2 owner, before any attempt from the
+// restarted partition, to forget the positions it applied from its
+// previous life (topics.SourceResetMessages).
+func (w *ingestWorker) announceRestart(ctx context.Context) error {
+	n, err := w.conn.Partitions(ctx, w.topics.Attempts)
+	if err != nil {
+		return err
+	}
+	src := w.o.topic + "/" + strconv.Itoa(w.o.partition)
+	fctx, cancel := flushContext(w.hard, ctx, w.cfg.DrainTimeout)
+	defer cancel()
+	return w.write(fctx, w.o, "ingest", "source_reset", w.parts, topics.SourceResetMessages(w.topics.Attempts, n, src))
 }
 
 // ingested is what one batch of input records produces: attempts[i] came

@@ -10,6 +10,7 @@ type Metrics struct {
 	Classified  *prometheus.CounterVec   // verdicts by class and label
 	DLQ         *prometheus.CounterVec   // records sent to the DLQ, by stage and reason
 	DLQRepeats  *prometheus.CounterVec   // dead letters a replay did not write again, by stage
+	Resets      *prometheus.CounterVec   // committed offsets a partition no longer holds, by stage and kind
 	Skipped     *prometheus.CounterVec   // records that are not attempts, by reason
 	Duplicates  prometheus.Counter       // events whose id was seen already
 	Replays     prometheus.Counter       // events skipped because they were applied before a crash
@@ -36,6 +37,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Attempts:    prometheus.NewCounter(prometheus.CounterOpts{Name: "bounced_attempts_total", Help: "Canonical attempts produced by stage 1."}),
 		Classified:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_classified_total", Help: "Verdicts by class and label."}, []string{"class", "label"}),
 		DLQ:         prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_dlq_total", Help: "Records sent to the dead-letter topic, by stage and reason."}, []string{"stage", "reason"}),
+		Resets:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_offset_resets_total", Help: "Times a worker found its position gone from the partition: past_end (the topic was recreated or truncated; read from its start) or retention (records deleted before they were read), by stage."}, []string{"stage", "kind"}),
 		DLQRepeats:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_dlq_repeats_skipped_total", Help: "Dead letters a replay after a crash found already in the DLQ and did not write again, by stage."}, []string{"stage"}),
 		Skipped:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_skipped_total", Help: "Records that are not delivery attempts, by reason."}, []string{"reason"}),
 		Duplicates:  prometheus.NewCounter(prometheus.CounterOpts{Name: "bounced_duplicates_total", Help: "Events whose event_id was already applied."}),
@@ -55,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Fenced:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_fenced_total", Help: "Flushes abandoned because the member could not prove its group membership, by stage."}, []string{"stage"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Consumed, m.Attempts, m.Classified, m.DLQ, m.DLQRepeats, m.Skipped, m.Duplicates, m.Replays,
+		reg.MustRegister(m.Consumed, m.Attempts, m.Classified, m.DLQ, m.DLQRepeats, m.Resets, m.Skipped, m.Duplicates, m.Replays,
 			m.Decisions, m.Lag, m.BatchTime, m.StepTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime, m.Restored, m.Checkpoints, m.Fenced, m.Held, m.Holds)
 	}
 	return m

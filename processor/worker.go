@@ -41,9 +41,19 @@ type base struct {
 //
 // after, when not nil, runs between batches (stage 2 writes its checkpoints
 // there). loop returns the error that abandoned a flush, nil otherwise.
-func (b *base) loop(gctx context.Context, stage string, o *owner, offset int64, after func(), flush func(context.Context, []kafka.Message) error) error {
+//
+// restarted, when not nil, runs before the first batch when the partition
+// turned out to begin again below the committed offset (position).
+func (b *base) loop(gctx context.Context, stage string, o *owner, offset int64, after func(), restarted func(context.Context) error, flush func(context.Context, []kafka.Message) error) error {
 	log := b.log.With("stage", stage, "topic", o.topic, "partition", o.partition)
-	r := b.open(gctx, log, o, offset)
+	offset, restart := b.position(gctx, log, stage, o, offset)
+	if restart && restarted != nil {
+		if err := restarted(gctx); err != nil {
+			log.Error("partition restart not announced; the worker stops", "err", err)
+			return err
+		}
+	}
+	r := b.open(gctx, log, stage, o, offset)
 	if r == nil {
 		return nil
 	}
@@ -90,9 +100,15 @@ func (b *base) loop(gctx context.Context, stage string, o *owner, offset int64, 
 
 // open starts reading the partition at offset, retrying until it can or
 // the generation ends (nil).
-func (b *base) open(gctx context.Context, log *slog.Logger, o *owner, offset int64) *batcher {
+func (b *base) open(gctx context.Context, log *slog.Logger, stage string, o *owner, offset int64) *batcher {
+	// kafka-go skips ahead when retention deleted records it had yet to
+	// read, and only tells its error logger.
+	skipped := func(text string) {
+		b.m.Resets.WithLabelValues(stage, "retention").Inc()
+		log.Error("records deleted by retention before they were read; they are lost to bounced", "kafka", text)
+	}
 	for {
-		r, err := newBatcher(b.conn, o.topic, o.partition, offset, b.cfg)
+		r, err := newBatcher(b.conn, o.topic, o.partition, offset, b.cfg, skipped)
 		if err == nil {
 			return r
 		}
@@ -101,6 +117,42 @@ func (b *base) open(gctx context.Context, log *slog.Logger, o *owner, offset int
 			return nil
 		}
 	}
+}
+
+// position checks the offset a worker starts at against what the
+// partition holds. Past the end, the topic was recreated or truncated: the
+// worker reads the new records, and restart says so. Before the
+// first offset, retention deleted records bounced never read: they are
+// lost, and said so. Either way it is logged and counted, never silent.
+func (b *base) position(ctx context.Context, log *slog.Logger, stage string, o *owner, offset int64) (int64, bool) {
+	if offset < 0 {
+		return offset, false
+	}
+	first, end, err := b.conn.Bounds(ctx, o.topic, o.partition)
+	if err != nil {
+		log.Warn("cannot check the committed offset against the partition's bounds", "err", err)
+		return offset, false
+	}
+	switch {
+	case offset > end:
+		// A recreated topic starts at 0: read it all. A log truncated
+		// below the committed offset (an unclean leader election) keeps
+		// its older records, which were read: go on from its end.
+		start := first
+		if first > 0 {
+			start = end
+		}
+		b.m.Resets.WithLabelValues(stage, "past_end").Inc()
+		log.Error("the committed offset is past the partition's end: the topic was recreated or truncated",
+			"committed", offset, "first", first, "end", end, "reading_from", start)
+		return start, true
+	case offset < first:
+		b.m.Resets.WithLabelValues(stage, "retention").Inc()
+		log.Error("records deleted by retention before they were read; they are lost to bounced",
+			"committed", offset, "first", first, "lost", first-offset)
+		return first, false
+	}
+	return offset, false
 }
 
 // sleep waits d, or until ctx ends (false).

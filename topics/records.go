@@ -191,6 +191,26 @@ func DomainMessages(topic string, partitions int, cs ...streak.Control) ([]kafka
 	return out, nil
 }
 
+// ControlSourceReset is the HeaderControl op of a source reset: stage 1
+// found an input partition restarted (the topic recreated or truncated, so
+// its offsets begin again below the ones already processed) and tells every
+// stage-2 owner to forget the highest position it applied from it, which
+// would otherwise make every new attempt look like a replay.
+const ControlSourceReset = "source_reset"
+
+// SourceResetMessages is the source reset of input partition source
+// ("topic/partition", as ParseSource returns it) for each partition of the
+// attempts topic (for a writer that honours Message.Partition): each
+// arrives before any attempt stage 1 makes from the restarted partition.
+func SourceResetMessages(topic string, partitions int, source string) []kafka.Message {
+	out := make([]kafka.Message, partitions)
+	for i := range partitions {
+		out[i] = kafka.Message{Topic: topic, Partition: i, Key: []byte(source),
+			Headers: []kafka.Header{{Key: HeaderControl, Value: []byte(ControlSourceReset)}}}
+	}
+	return out
+}
+
 // SuppressionMessage is a record of the compacted suppressions topic:
 // keyed by address, the whole record as JSON, nil rec a tombstone (the
 // address was lifted).

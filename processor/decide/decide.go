@@ -86,6 +86,9 @@ type Stats struct {
 	Replays    int // records applied before a crash (offset at or below the state's)
 	Held       int // suppressions the incident guard turned into held ones
 	Holds      int // domains the guard started holding, counted where the guard raises alerts
+	// SourceResets counts input partitions found restarted: a source-reset
+	// record, or an attempt far behind the partition's position.
+	SourceResets int
 }
 
 // Outputs is everything one batch produces, in the order the engine must
@@ -116,6 +119,13 @@ type Folder struct {
 	Guard     guard.Config
 	Topic     string // the attempts topic
 	Partition int
+	// ReplayWindow is how far behind the highest position applied from
+	// an input partition an attempt's source can be and still be a stage-1
+	// replay (stage 1 replays at most what it had not committed: about a
+	// batch). Further behind, the input partition restarted (its topic was
+	// recreated): the attempt is applied and the position reset. 0: no
+	// such check.
+	ReplayWindow int64
 }
 
 // batch is one fold in progress.
@@ -153,6 +163,15 @@ func (f *Folder) Fold(p *statestore.Partition, recs []Record) Outputs {
 func (b *batch) record(i int, r *Record) {
 	if b.seenSource(r.Source) {
 		b.out.Stats.Duplicates++
+		return
+	}
+	if r.Control == topics.ControlSourceReset {
+		// Attempts after this one come from the restarted partition.
+		if _, ok := b.p.Sources[string(r.Key)]; ok {
+			delete(b.p.Sources, string(r.Key))
+			b.moved = true
+		}
+		b.out.Stats.SourceResets++
 		return
 	}
 	if r.Control != "" {
@@ -193,7 +212,10 @@ func (b *batch) seenSource(source string) bool {
 		return false
 	}
 	if last, seen := b.p.Sources[src]; seen && !pos.After(last) {
-		return true
+		if w := b.f.ReplayWindow; w <= 0 || last.Off-pos.Off <= w {
+			return true
+		}
+		b.out.Stats.SourceResets++
 	}
 	b.p.Sources[src] = pos
 	b.moved = true

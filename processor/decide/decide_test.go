@@ -335,3 +335,44 @@ func BenchmarkFold(b *testing.B) {
 		})
 	}
 }
+
+// TestFoldSourceRestarted: attempts from an input partition that began
+// again (its topic recreated) are applied, not taken for stage-1 replays:
+// after a source-reset record, and when they are further behind the
+// partition's position than any replay can be.
+func TestFoldSourceRestarted(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		window int64
+		reset  bool // a source-reset record comes first
+		rows   int
+		resets int
+	}{
+		{"a replay within the window is a duplicate", 1_000_000, false, 0, 0},
+		{"far behind the position: restarted", 100, false, 3, 1},
+		{"after a source reset", 1_000_000, true, 3, 1},
+		{"no window, no reset: duplicates", 0, false, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := folder(0)
+			f.ReplayWindow = tc.window
+			p := statestore.NewPartition()
+			// The old life of bounced.input/0 reached offset 5000.
+			if out := f.Fold(p, []decide.Record{rec(t, 0, 5000, "old@x.example", event.Delivered, event.LabelDelivered, 0)}); len(out.Rows) != 1 {
+				t.Fatalf("setup: %d rows", len(out.Rows))
+			}
+			var recs []decide.Record
+			if tc.reset {
+				m := topics.SourceResetMessages("bounced.attempts", 1, "bounced.input/0")[0]
+				recs = append(recs, decide.Record{Offset: 1, Key: m.Key, Control: topics.ControlSourceReset})
+			}
+			for i := range 3 {
+				recs = append(recs, rec(t, int64(2+i), int64(i), fmt.Sprintf("new%d@x.example", i), event.Delivered, event.LabelDelivered, i))
+			}
+			out := f.Fold(p, recs)
+			if len(out.Rows) != tc.rows || out.Stats.SourceResets != tc.resets {
+				t.Errorf("%d rows, %d source resets; want %d, %d", len(out.Rows), out.Stats.SourceResets, tc.rows, tc.resets)
+			}
+		})
+	}
+}
