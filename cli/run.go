@@ -133,6 +133,7 @@ func startNode(ctx context.Context, cfg *config.Config, io IO, mode kafkaMode) (
 	}
 	p, err := processor.New(cfg.Pipeline, cfg.Kafka.Topics, cfg.Policy, processor.Deps{
 		Conn: e.conn, Ingester: ing, Store: st, Metrics: m, Log: e.log, StateDir: cfg.DataDir,
+		TopicID: func(ctx context.Context, topic string) (string, error) { return topics.Incarnation(ctx, e.kgo, topic) },
 	})
 	if err != nil {
 		return nil, err

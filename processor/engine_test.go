@@ -41,6 +41,7 @@ import (
 type rig struct {
 	conn  *broker.Clients
 	adm   *kadm.Client
+	kgo   *kgo.Client
 	tc    topics.Config
 	store *memory.Store
 	ing   *ingest.Ingester
@@ -62,7 +63,7 @@ func newRig(t *testing.T) *rig {
 		t.Fatal(err)
 	}
 	t.Cleanup(cl.Close)
-	r := &rig{conn: conn, adm: kadm.NewClient(cl), tc: topics.Config{}.WithDefaults(), store: &memory.Store{}}
+	r := &rig{conn: conn, adm: kadm.NewClient(cl), kgo: cl, tc: topics.Config{}.WithDefaults(), store: &memory.Store{}}
 	if _, err := topics.Ensure(t.Context(), r.adm, r.tc, true); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,8 @@ func testConfig() processor.Config {
 
 func (r *rig) start(t *testing.T, cfg processor.Config, stateDir string) *member {
 	t.Helper()
-	p, err := processor.New(cfg, r.tc, streak.Policy{}, processor.Deps{Conn: r.conn, Ingester: r.ing, Store: r.store, StateDir: stateDir})
+	p, err := processor.New(cfg, r.tc, streak.Policy{}, processor.Deps{Conn: r.conn, Ingester: r.ing, Store: r.store, StateDir: stateDir,
+		TopicID: func(ctx context.Context, topic string) (string, error) { return topics.Incarnation(ctx, r.kgo, topic) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -550,4 +552,56 @@ func TestEngineDeadLettersOnce(t *testing.T) {
 	r.drained(t)
 	b.halt(t)
 	r.assertTruth(t, stream)
+}
+
+// TestEngineInputRecreated: the input topic is deleted and created again
+// while bounced is down, so its offsets begin again at 0. Every attempt of
+// the new topic's records is stored; none is taken for a replay of the old
+// topic's positions.
+func TestEngineInputRecreated(t *testing.T) {
+	r := newRig(t)
+	first := tinyStream(t, 21)
+	dir := t.TempDir()
+	a := r.start(t, testConfig(), dir)
+	r.produce(t, first.Records)
+	r.drained(t)
+	a.halt(t)
+
+	in := r.tc.Input[0]
+	parts, err := r.conn.Partitions(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.adm.DeleteTopics(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := r.adm.CreateTopic(t.Context(), int32(parts), -1, nil, in)
+		if err == nil && resp.Err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recreate %s: %v %v", in, err, resp.Err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Fewer records than the old topic had: its offsets stay below the
+	// ones stage 1 committed and stage 2 applied.
+	second, err := demo.Generate(demo.Config{Recipients: 40, Seed: 22})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.produce(t, second.Records)
+	b := r.start(t, testConfig(), dir)
+	want := first.Truth.Attempts + second.Truth.Attempts
+	deadline = time.Now().Add(time.Minute)
+	for len(r.store.Rows()) < want && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // nothing more may come
+	b.halt(t)
+	if got := len(r.store.Rows()); got != want {
+		t.Errorf("store holds %d rows, want %d (%d before the topic was recreated)", got, want, first.Truth.Attempts)
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -23,6 +22,7 @@ type ingestStage struct {
 	// stateDir keeps the adapters' correlation state per input partition
 	// across restarts; empty keeps it in memory only.
 	stateDir string
+	topicID  func(ctx context.Context, topic string) (string, error) // may be nil
 }
 
 // ingestWorker is stage 1 on one input partition for one generation. Its
@@ -32,11 +32,13 @@ type ingestWorker struct {
 	*ingestStage
 	o    *owner
 	sess *ingest.Session
+	src  string // the partition's key in source positions (topics.SourceKey)
 }
 
 // work is stage 1's partitionWorker.
 func (s *ingestStage) work(gctx context.Context, o *owner, offset int64) {
-	w := &ingestWorker{ingestStage: s, o: o, sess: s.ingester.NewSession(o.topic)}
+	w := &ingestWorker{ingestStage: s, o: o, sess: s.ingester.NewSession(o.topic),
+		src: topics.SourceKey(o.topic, s.incarnation(gctx, o.topic), o.partition)}
 	save := w.sessionStore()
 	defer save(true)
 	w.loop(gctx, "ingest", o, offset, nil, w.announceRestart, func(ctx context.Context, msgs []kafka.Message) error {
@@ -56,10 +58,28 @@ func (w *ingestWorker) announceRestart(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	src := w.o.topic + "/" + strconv.Itoa(w.o.partition)
 	fctx, cancel := flushContext(w.hard, ctx, w.cfg.DrainTimeout)
 	defer cancel()
-	return w.write(fctx, w.o, "ingest", "source_reset", w.parts, topics.SourceResetMessages(w.topics.Attempts, n, src))
+	return w.write(fctx, w.o, "ingest", "source_reset", w.parts, topics.SourceResetMessages(w.topics.Attempts, n, w.src))
+}
+
+// incarnation is topic's incarnation, "" when there is none or it cannot
+// be had: then positions compare across a recreation, which the
+// past-the-end check and stage 2's replay window still catch.
+func (s *ingestStage) incarnation(ctx context.Context, topic string) string {
+	if s.topicID == nil {
+		return ""
+	}
+	for attempt := 1; ; attempt++ {
+		id, err := s.topicID(ctx, topic)
+		if err == nil {
+			return id
+		}
+		if attempt == 3 || !sleep(ctx, time.Second) {
+			s.log.Warn("topic id unknown; source positions go without it", "topic", topic, "err", err)
+			return ""
+		}
+	}
 }
 
 // ingested is what one batch of input records produces: attempts[i] came
@@ -86,7 +106,7 @@ func (w *ingestWorker) fold(msgs []kafka.Message) ingested {
 		errs := []error{err}
 		for j := range atts {
 			a := &atts[j]
-			msg, err := topics.AttemptMessage(w.topics.Attempts, a, topics.FormatSource(w.o.topic, w.o.partition, m.Offset, j), w.cfg.AttemptsEncoding)
+			msg, err := topics.AttemptMessage(w.topics.Attempts, a, topics.FormatSourceIn(w.src, m.Offset, j), w.cfg.AttemptsEncoding)
 			if err == nil && !topics.Fits(msg, limit) {
 				err = &ingest.RecordError{Reason: ingest.ReasonAttemptTooLarge, Err: fmt.Errorf(
 					"attempt %d for %s encodes to %d bytes, more than the attempts topic takes (kafka.max_message_bytes %d)", j, a.RecipientNorm, topics.Size(msg), limit)}

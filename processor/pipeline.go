@@ -26,6 +26,11 @@ type Deps struct {
 	// input partition, and stage 2's checkpoints. Empty keeps both in
 	// memory only.
 	StateDir string
+	// TopicID returns the incarnation of a topic (topics.Incarnation), ""
+	// when the cluster has none: stage 1 puts it in every attempt's source
+	// position, so that a recreated input topic, whose offsets begin again,
+	// is never taken for the old one. Nil: no incarnations.
+	TopicID func(ctx context.Context, topic string) (string, error)
 }
 
 // Pipeline runs stage 1, stage 2 or both.
@@ -63,7 +68,7 @@ func New(cfg Config, tc topics.Config, policy streak.Policy, deps Deps) (*Pipeli
 		out: deps.Conn.NewWriter(), parts: deps.Conn.NewPartitionWriter(), dlqTopic: tc.DLQ}
 	return &Pipeline{
 		cfg: cfg, topics: tc, base: b,
-		ingest: &ingestStage{base: b, topics: tc, ingester: deps.Ingester, stateDir: deps.StateDir},
+		ingest: &ingestStage{base: b, topics: tc, ingester: deps.Ingester, stateDir: deps.StateDir, topicID: deps.TopicID},
 		decide: &decideStage{flusher: &flusher{base: b, topics: tc, store: deps.Store}, policy: policy.WithDefaults(),
 			ckpt: statestore.Checkpoints{Dir: deps.StateDir, Topic: tc.State}},
 	}, nil

@@ -82,7 +82,23 @@ func (a SourcePos) After(b SourcePos) bool { return a.Off > b.Off || a.Off == b.
 // FormatSource is the HeaderSource value of the index-th attempt made from
 // an input record.
 func FormatSource(topic string, partition int, offset int64, index int) string {
-	return topic + "/" + strconv.Itoa(partition) + "/" + strconv.FormatInt(offset, 10) + "/" + strconv.Itoa(index)
+	return FormatSourceIn(SourceKey(topic, "", partition), offset, index)
+}
+
+// SourceKey names an input partition in source positions: "topic/partition",
+// or "topic@incarnation/partition" when the topic has an incarnation
+// (Incarnation), so that the positions of a recreated topic never compare
+// with the old one's. '@' is not allowed in topic names.
+func SourceKey(topic, incarnation string, partition int) string {
+	if incarnation != "" {
+		topic += "@" + incarnation
+	}
+	return topic + "/" + strconv.Itoa(partition)
+}
+
+// FormatSourceIn is FormatSource for the input partition key names.
+func FormatSourceIn(key string, offset int64, index int) string {
+	return key + "/" + strconv.FormatInt(offset, 10) + "/" + strconv.Itoa(index)
 }
 
 // ParseSource splits a HeaderSource value into its input partition

@@ -6,6 +6,7 @@ package topics
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Config names the topics and sizes the ones bounced owns.
@@ -301,4 +303,33 @@ func Ensure(ctx context.Context, adm *kadm.Client, c Config, createInput bool) (
 		}
 	}
 	return created, Verify(ctx, adm, c)
+}
+
+// Incarnation identifies the current life of topic: the first 8 hex digits
+// of Kafka's topic id (brokers since 2.8 give every topic one), "" when the
+// cluster has none. A topic deleted and created again under the same name
+// gets a new one, and its offsets begin again. It asks a broker directly:
+// a client's cached metadata can still describe the topic's previous life.
+func Incarnation(ctx context.Context, cl kmsg.Requestor, topic string) (string, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return "", fmt.Errorf("metadata of %s: %w", topic, err)
+	}
+	for _, t := range resp.Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return "", fmt.Errorf("metadata of %s: %w", topic, err)
+		}
+		if t.TopicID == [16]byte{} {
+			return "", nil
+		}
+		return hex.EncodeToString(t.TopicID[:4]), nil
+	}
+	return "", fmt.Errorf("metadata of %s: topic missing from the answer", topic)
 }

@@ -45,6 +45,7 @@ const (
 	SkipMessageLog    = "exim.message_log"       // other lines about a message: Frozen, spool locked, …
 	SkipDaemon        = "exim.daemon"            // lines about no message: connections, rejections, queue runs
 	SkipRetryWait     = "exim.retry_not_reached" // == "retry time not (yet) reached": Exim did not try, nothing was learnt
+	SkipContinuation  = "exim.continuation"      // the indented second line of a warning Exim writes over two lines
 )
 
 // Reasons a line cannot be decoded (the raw.Error reason).
@@ -112,6 +113,9 @@ type msgKey struct{ host, id string }
 
 // message is what is known about one Exim message.
 type message struct {
+	// last is each recipient's latest deferral reply: Exim's expiry line
+	// ("retry timeout exceeded") carries none, Postfix's does.
+	last      map[string]event.SMTP
 	sender    string
 	messageID string
 	arrived   time.Time // the <= line's time; zero if only deliveries were seen
@@ -156,6 +160,12 @@ func (d *Decoder) Decode(rec raw.Record) (attempts []event.Attempt, skip string,
 	text := string(rec.Payload)
 	text = strings.TrimRight(text, "\r\n")
 	text = stripSyslogProgram(text)
+	if text != "" && (text[0] == ' ' || text[0] == '\t') || strings.HasPrefix(text, "Suggested action: ") {
+		// " Suggested action: use keep_environment." and the like: a
+		// shipper delivers the indented second line of a two-line warning
+		// alone (and the unwrapper may have trimmed its indent).
+		return nil, SkipContinuation, nil
+	}
 	var l line
 	if err := d.parseHead(text, &l); err != nil {
 		return nil, "", err
@@ -477,6 +487,7 @@ func (d *Decoder) delivery(rec raw.Record, l *line, m *message) (event.Attempt, 
 		d.reason(&a, p.reason)
 	}
 	a.Attempt = d.count(rec.Host, l.msgID, m, rcpt, a.Outcome, l.when)
+	d.lastReply(msgKey{rec.Host, l.msgID}, rcpt, &a)
 	return a, "", nil
 }
 
@@ -887,4 +898,32 @@ func setReply(smtp *event.SMTP, s string) {
 		return
 	}
 	smtp.Code, smtp.Enhanced, smtp.Text = r.Code, r.Enhanced, r.Text
+}
+
+// maxKeptReply bounds the reply text kept per deferred recipient.
+const maxKeptReply = 512
+
+// lastReply remembers a deferral's reply for its recipient, and gives an
+// expiry without one the last reply the recipient's server sent: that is
+// why the address expired.
+func (d *Decoder) lastReply(key msgKey, rcpt string, a *event.Attempt) {
+	m := d.msgs[key]
+	if m == nil {
+		return
+	}
+	switch {
+	case a.Outcome == event.Deferred && a.SMTP.Code != 0:
+		if m.last == nil {
+			m.last = make(map[string]event.SMTP)
+		}
+		r := a.SMTP
+		if len(r.Text) > maxKeptReply {
+			r.Text = strings.ToValidUTF8(r.Text[:maxKeptReply], "")
+		}
+		m.last[rcpt] = r
+	case a.Outcome == event.Expired && a.SMTP.Code == 0:
+		if r, ok := m.last[rcpt]; ok {
+			a.SMTP = r
+		}
+	}
 }

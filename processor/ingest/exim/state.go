@@ -1,6 +1,11 @@
 package exim
 
-import "time"
+import (
+	"maps"
+	"time"
+
+	"github.com/bounced-dev/bounced/processor/event"
+)
 
 // State is the part of a Decoder's memory worth keeping across a restart:
 // what the arrival lines of messages still in the queue said. Without it,
@@ -21,6 +26,8 @@ type MessageState struct {
 	Seen      time.Time      `json:"seen"`
 	Bounce    bool           `json:"bounce,omitempty"`
 	Defers    map[string]int `json:"defers,omitempty"`
+	// Last is each deferred recipient's latest reply (message.last).
+	Last map[string]event.SMTP `json:"last,omitempty"`
 }
 
 // Snapshot returns a copy of the decoder's state.
@@ -28,7 +35,7 @@ func (d *Decoder) Snapshot() State {
 	s := State{Messages: make([]MessageState, 0, len(d.msgs))}
 	for k, m := range d.msgs {
 		ms := MessageState{Host: k.host, ID: k.id, Sender: m.sender, MessageID: m.messageID,
-			Arrived: m.arrived, Seen: m.seen, Bounce: m.bounce}
+			Arrived: m.arrived, Seen: m.seen, Bounce: m.bounce, Last: maps.Clone(m.last)}
 		if len(m.defers) > 0 {
 			ms.Defers = make(map[string]int, len(m.defers))
 			for r, n := range m.defers {
@@ -45,7 +52,7 @@ func (d *Decoder) Restore(s State) {
 	d.msgs = make(map[msgKey]*message, len(s.Messages))
 	d.newest = time.Time{}
 	for _, ms := range s.Messages {
-		m := &message{sender: ms.Sender, messageID: ms.MessageID, arrived: ms.Arrived, seen: ms.Seen, bounce: ms.Bounce}
+		m := &message{sender: ms.Sender, messageID: ms.MessageID, arrived: ms.Arrived, seen: ms.Seen, bounce: ms.Bounce, last: maps.Clone(ms.Last)}
 		if len(ms.Defers) > 0 {
 			m.defers = make(map[string]int, len(ms.Defers))
 			for r, n := range ms.Defers {
