@@ -42,7 +42,8 @@ const (
 //
 // It refuses, with an error saying what was wrong, what is not an RFC 5321 /
 // RFC 6531 mailbox and what could hide one mailbox inside another's
-// spelling: invalid UTF-8; control, format (U+200B, U+202E, U+FEFF...),
+// spelling: invalid UTF-8 and U+FFFD (the replacement character, the
+// trace of an earlier decoding error); control, format (U+200B, U+202E, U+FEFF...),
 // separator (U+2028, U+00A0...), private-use, unassigned and other invisible
 // code points (variation selectors, Hangul fillers) anywhere in the address;
 // a malformed quoted string; and the three code points that NFC turns into
@@ -62,6 +63,13 @@ func NormaliseAddress(addr string) (key, domain string, err error) {
 	}
 	if !utf8.ValidString(a) {
 		return "", "", errors.New("address is not valid UTF-8")
+	}
+	// U+FFFD is what a decoder writes where it could not read the bytes:
+	// the address was damaged before it reached us, and the damaged
+	// spelling must not become a key (or be merged with another damaged
+	// one). Refused here too, so no decoder's leniency lets it through.
+	if strings.ContainsRune(a, utf8.RuneError) {
+		return "", "", fmt.Errorf("address %q holds U+FFFD, the replacement character: it was damaged (invalid UTF-8 or a lone surrogate read with a guess) before it reached bounced", clip(a))
 	}
 	at := strings.LastIndexByte(a, '@')
 	if at <= 0 || at == len(a)-1 {

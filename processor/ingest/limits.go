@@ -40,6 +40,25 @@ func checkLimits(a *event.Attempt) error {
 			return refuse(ReasonSchema, "/%s: longer than %d characters", f.name, f.max)
 		}
 	}
+	// The identity fields are stored, shown in the dashboard and CLI, and
+	// used as keys and labels: unlike the reply text (which reply.Clean
+	// masks, as Postfix does) they cannot be rewritten without becoming
+	// another id, so a control character or a terminal escape in one is
+	// refused. Tab is allowed: some MTAs log it in ids.
+	for _, f := range []struct{ name, v string }{
+		{"sender", a.Sender},
+		{"message_id", a.MessageID},
+		{"queue_id", a.QueueID},
+		{"campaign_id", a.CampaignID},
+		{"tenant", a.Tenant},
+		{"source.host", a.Source.Host},
+		{"pool", a.Pool},
+		{"sending_ip", a.SendingIP},
+	} {
+		if r, ok := controlIn(f.v); ok {
+			return refuse(ReasonSchema, "/%s: holds the control character %U (%q); want printable text", f.name, r, clip(f.v))
+		}
+	}
 	if n := utf8.RuneCountInString(a.Recipient); n < 3 {
 		return refuse(ReasonSchema, "/recipient: shorter than 3 characters")
 	}
@@ -69,6 +88,24 @@ func checkLimits(a *event.Attempt) error {
 		if utf8.RuneCountInString(v) > 4096 {
 			return refuse(ReasonSchema, "/metadata/%s: longer than 4096 characters", clip(k))
 		}
+		if r, ok := controlIn(v); ok {
+			return refuse(ReasonSchema, "/metadata/%s: holds the control character %U (%q); want printable text", clip(k), r, clip(v))
+		}
 	}
 	return nil
+}
+
+// controlIn returns the first control character in s other than tab: C0,
+// DEL, or C1 (U+0080..U+009F, written in UTF-8 as 0xC2 0x80..0x9F). Bytes
+// that are not UTF-8 are not its business.
+func controlIn(s string) (rune, bool) {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 && c != '\t', c == 0x7f:
+			return rune(c), true
+		case c == 0xc2 && i+1 < len(s) && s[i+1] >= 0x80 && s[i+1] <= 0x9f:
+			return rune(s[i+1]), true
+		}
+	}
+	return 0, false
 }

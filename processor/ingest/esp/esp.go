@@ -32,6 +32,12 @@ const (
 	reasonRecipient = "no_recipient"   // a delivery event names no recipient
 )
 
+// reasonSchema is the whole reason (no "<kind>." prefix) of a value that
+// no reply could hold, such as a numeric code field of 99999: the same
+// token as ingest.ReasonSchema, which a canonical record's out-of-range
+// smtp.code gets, so the same junk fares the same in every format.
+const reasonSchema = "schema"
+
 func fail(kind, reason, format string, args ...any) error {
 	return raw.Errorf(kind+"."+reason, format, args...)
 }
@@ -40,7 +46,7 @@ func fail(kind, reason, format string, args ...any) error {
 // wrong type, which the message names, or a flex field holding an object)
 // into a *raw.Error.
 func jsonFail(kind string, err error) error {
-	return fail(kind, reasonJSON, "%v", err)
+	return fail(kind, reasonJSON, "%w", err)
 }
 
 // newAttempt starts an attempt with what every provider shares.

@@ -11,16 +11,32 @@ import (
 // into the same structs encoding/json filled before (their json tags say
 // which key is which field, and the reference decode in the tests still
 // uses them). Each decoder keeps encoding/json's rules: keys match exactly
-// or without regard to case, null leaves a field as it was, a repeated key
-// is read again; fuzz_test.go holds each provider's decode to
-// json.Unmarshal's.
+// or without regard to case, null leaves a field as it was; json_test.go
+// holds each provider's lenient read to json.Unmarshal's. The decoders
+// read strictly (readJSON) where encoding/json would guess: a repeated key
+// at any depth and a string that is not UTF-8 are refused as
+// <kind>.malformed_json, naming the key.
 
-// readJSON reads the JSON text b into v with read, and returns the error
-// json.Unmarshal(b, v) would have returned (by kind: syntax, a method's,
-// a field's type).
+// readJSON reads the JSON text b into v with read, with a strict reader:
+// a key repeated in any object read (encoding/json would keep the last
+// value) and a kept string that is not valid UTF-8 or holds a lone
+// surrogate escape (encoding/json would read U+FFFD into it) are refused
+// with a *raw.JSONStrictError naming the key. Otherwise it returns the
+// error json.Unmarshal(b, v) would have returned (by kind: syntax, a
+// method's, a field's type).
 func readJSON[T any](b []byte, v *T, read func(*raw.JSON, *T)) error {
+	return readJSONAs(b, v, read, true)
+}
+
+// readJSONAs is readJSON, strict or not: without strict it reads what
+// json.Unmarshal reads, to the letter, which is how the tests hold the
+// readers to encoding/json.
+func readJSONAs[T any](b []byte, v *T, read func(*raw.JSON, *T), strict bool) error {
 	var r raw.JSON
 	r.Reset(b)
+	if strict {
+		r.Strict()
+	}
 	read(&r, v)
 	return r.Finish()
 }
@@ -81,6 +97,9 @@ func readMap[V any](r *raw.JSON, m *map[string]V, elem func(*raw.JSON, *V)) {
 	}
 	for more := r.Object(); more; more = r.More() {
 		k := string(r.Key())
+		if _, dup := (*m)[k]; dup {
+			r.Duplicate() // a strict reader refuses it; a repeated map in one is refused before
+		}
 		var v V
 		elem(r, &v)
 		(*m)[k] = v

@@ -135,7 +135,10 @@ func (d *Mailgun) event(rec *raw.Record, body *mgBody) ([]event.Attempt, string,
 		a.EventID = event.NaturalID(KindMailgun, "", ev.Message.Headers.MessageID, ev.Event, ev.Recipient, string(ev.Timestamp), string(ds.AttemptNo))
 	}
 	m := meta{}
-	code, _ := strconv.Atoi(string(ds.Code))
+	code, err := mgCode(string(ds.Code))
+	if err != nil {
+		return nil, "", err
+	}
 	switch {
 	case ev.Event == "complained":
 		a.SourceClassification = &event.SourceClassification{Scheme: KindMailgun, Value: "complained"}
@@ -173,6 +176,23 @@ func (d *Mailgun) event(rec *raw.Record, body *mgBody) ([]event.Attempt, string,
 	m.setAll("meta.", vars)
 	a.Metadata = m.clone()
 	return []event.Attempt{a}, "", nil
+}
+
+// mgCode reads delivery-status.code: empty (or null) is no code; an
+// integer 0..999 is an SMTP reply code or one of Mailgun's own (498, 605),
+// which mgReply tells apart. Anything else (99999, -1, 550.5, true) is no
+// code of any kind: refused with the reason an out-of-range smtp.code gets
+// in a canonical record, so the same junk fares the same in every format.
+func mgCode(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, nil
+	}
+	code, err := strconv.Atoi(s)
+	if err != nil || code < 0 || code > 999 {
+		return 0, raw.Errorf(reasonSchema, "/smtp/code: Mailgun's delivery-status.code %q is not a reply code; want an integer 0..999 (an SMTP code, or one of Mailgun's own such as 605)", reply.Clip(s, 40))
+	}
+	return code, nil
 }
 
 // mgFailed maps a failed event: severity temporary means Mailgun retries
@@ -247,8 +267,9 @@ type mgLegacyCampaign struct {
 var mgLegacyCampaignFields = raw.NewFields("id", "name")
 
 func readMGLegacyCampaign(r *raw.JSON, o *mgLegacyCampaign) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch mgLegacyCampaignFields.Index(r.Key()) {
+		switch r.Field(mgLegacyCampaignFields, &seen) {
 		case 0:
 			readFlex(r, &o.ID)
 		case 1:
@@ -274,8 +295,9 @@ var mgBodyFields = raw.NewFields("event-data", "id", "event", "timestamp", "seve
 	"envelope", "message", "tags", "campaigns", "user-variables", "delivery-status")
 
 func readMGBody(r *raw.JSON, b *mgBody) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch i := mgBodyFields.Index(r.Key()); i {
+		switch i := r.Field(mgBodyFields, &seen); i {
 		case 0:
 			readPtr(r, &b.EventData, readMGEvent)
 		case -1:
@@ -290,8 +312,9 @@ var mgEventFields = raw.NewFields("id", "event", "timestamp", "severity", "reaso
 	"envelope", "message", "tags", "campaigns", "user-variables", "delivery-status")
 
 func readMGEvent(r *raw.JSON, ev *mgEvent) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		readMGEventField(r, ev, mgEventFields.Index(r.Key()))
+		readMGEventField(r, ev, r.Field(mgEventFields, &seen))
 	}
 }
 
@@ -317,8 +340,9 @@ func readMGEventField(r *raw.JSON, ev *mgEvent, i int) {
 	case 5:
 		r.String(&ev.Recipient)
 	case 6:
+		var seen raw.Keys
 		for more := r.Object(); more; more = r.More() {
-			switch mgEnvelopeFields.Index(r.Key()) {
+			switch r.Field(mgEnvelopeFields, &seen) {
 			case 0:
 				r.String(&ev.Envelope.Sender)
 			case 1:
@@ -328,13 +352,15 @@ func readMGEventField(r *raw.JSON, ev *mgEvent, i int) {
 			}
 		}
 	case 7:
+		var seen raw.Keys
 		for more := r.Object(); more; more = r.More() {
-			if mgMessageFields.Index(r.Key()) != 0 {
+			if r.Field(mgMessageFields, &seen) != 0 {
 				r.Skip()
 				continue
 			}
+			var seen raw.Keys
 			for more := r.Object(); more; more = r.More() {
-				if mgHeadersFields.Index(r.Key()) == 0 {
+				if r.Field(mgHeadersFields, &seen) == 0 {
 					r.String(&ev.Message.Headers.MessageID)
 				} else {
 					r.Skip()
@@ -356,8 +382,9 @@ func readMGEventField(r *raw.JSON, ev *mgEvent, i int) {
 
 func readMGDeliveryStatus(r *raw.JSON, ev *mgEvent) {
 	ds := &ev.DeliveryStatus
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch mgDeliveryStatusFields.Index(r.Key()) {
+		switch r.Field(mgDeliveryStatusFields, &seen) {
 		case 0:
 			readFlex(r, &ds.Code)
 		case 1:

@@ -216,8 +216,9 @@ var pmRecordFields = raw.NewFields("RecordType", "ID", "Type", "TypeCode", "Serv
 	"Inactive", "CanActivate")
 
 func readPMRecord(r *raw.JSON, p *pmRecord) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch pmRecordFields.Index(r.Key()) {
+		switch r.Field(pmRecordFields, &seen) {
 		case 0:
 			r.String(&p.RecordType)
 		case 1:

@@ -71,11 +71,18 @@ type sgArg struct {
 	val []byte
 }
 
-// readSendGrid reads a body: an array of events, or one event object.
-func readSendGrid(payload []byte) ([]sgItem, error) {
+// readSendGrid reads a body: an array of events, or one event object,
+// strictly (see readJSON): a repeated key in any event refuses the body.
+func readSendGrid(payload []byte) ([]sgItem, error) { return readSendGridAs(payload, true) }
+
+// readSendGridAs is readSendGrid, strict or not (as encoding/json).
+func readSendGridAs(payload []byte, strict bool) ([]sgItem, error) {
 	p := bytes.TrimSpace(payload)
 	var r raw.JSON
 	r.Reset(p)
+	if strict {
+		r.Strict()
+	}
 	switch {
 	case len(p) > 0 && p[0] == '[':
 		var items []sgItem
@@ -98,7 +105,7 @@ func readSendGrid(payload []byte) ([]sgItem, error) {
 			if errors.As(err, &se) {
 				it.err = sgErr(reasonJSON, "not a JSON object")
 			} else {
-				it.err = sgErr(reasonJSON, err.Error())
+				it.err = &eventError{reason: reasonJSON, msg: err.Error(), cause: err}
 			}
 		}
 		return []sgItem{it}, nil
@@ -117,9 +124,28 @@ func readSGItem(r *raw.JSON, it *sgItem) {
 		it.err = sgErr(reasonJSON, "not a JSON object")
 		return
 	}
+	// A strict reader refuses a key that repeats one before it, exactly
+	// or (for a field) under case folding: which value was meant is a
+	// guess.
+	var (
+		fields uint64
+		keys   map[string]bool
+	)
 	for more := r.Object(); more; more = r.More() {
 		k := r.Key()
 		i := sgEventFields.Index(k)
+		if r.IsStrict() {
+			if i >= 0 && fields&(1<<i) != 0 || keys[string(k)] {
+				r.Duplicate()
+			}
+			if i >= 0 {
+				fields |= 1 << i
+			}
+			if keys == nil {
+				keys = map[string]bool{}
+			}
+			keys[string(k)] = true
+		}
 		if sgFields[string(k)] {
 			readSGField(r, &it.ev, i)
 			continue
@@ -129,6 +155,9 @@ func readSGItem(r *raw.JSON, it *sgItem) {
 		if i >= 0 && v != nil {
 			var sub raw.JSON
 			sub.Reset(v)
+			if r.IsStrict() {
+				sub.Strict()
+			}
 			readSGField(&sub, &it.ev, i)
 			r.Merge(&sub)
 		}
@@ -169,8 +198,9 @@ func readSGField(r *raw.JSON, ev *sgEvent, i int) {
 	case 13:
 		r.String(&ev.BounceClassification)
 	case 14:
+		var seen raw.Keys
 		for more := r.Object(); more; more = r.More() {
-			if nameField.Index(r.Key()) == 0 {
+			if r.Field(nameField, &seen) == 0 {
 				r.String(&ev.Pool.Name)
 			} else {
 				r.Skip()
@@ -195,6 +225,9 @@ func (d *SendGrid) events(rec *raw.Record, items []sgItem) ([]event.Attempt, str
 	for i := range items {
 		a, s, err := d.event(rec, &items[i])
 		if err != nil {
+			if err.cause != nil {
+				return nil, "", fail(KindSendGrid, err.reason, "event %d: %w", i, err.cause)
+			}
 			return nil, "", fail(KindSendGrid, err.reason, "event %d: %s", i, err.msg)
 		}
 		if s != "" {
@@ -216,9 +249,14 @@ func (d *SendGrid) events(rec *raw.Record, items []sgItem) ([]event.Attempt, str
 
 // eventError carries an event's failure up to Decode, which adds the
 // event's index and the kind prefix.
-type eventError struct{ reason, msg string }
+// cause, when set, is the reader's error, kept for errors.As (a
+// *raw.JSONStrictError).
+type eventError struct {
+	reason, msg string
+	cause       error
+}
 
-func sgErr(reason, msg string) *eventError { return &eventError{reason, msg} }
+func sgErr(reason, msg string) *eventError { return &eventError{reason: reason, msg: msg} }
 
 // sgEvent is what the decoder reads of one event besides custom args.
 type sgEvent struct {

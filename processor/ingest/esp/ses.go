@@ -3,6 +3,7 @@ package esp
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -205,6 +206,12 @@ func sesMessage(msg json.RawMessage) (*sesEvent, error) {
 	}
 	var ev sesEvent
 	if err := readJSON(msg, &ev, readSESEvent); err != nil {
+		var se *raw.JSONStrictError
+		if errors.As(err, &se) {
+			// Well-formed, but read with a guess: the same reason as
+			// the same flaw outside the Message.
+			return nil, fail(KindSES, reasonJSON, "SNS Message: %w", err)
+		}
 		return nil, fail(KindSES, "sns_message", "SNS Message is not an SES event: %v", err)
 	}
 	return &ev, nil
@@ -489,8 +496,9 @@ var sesBodyFields = raw.NewFields("Type", "MessageId", "Message", "Timestamp",
 	"notificationType", "eventType", "mail", "bounce", "complaint", "delivery", "deliveryDelay")
 
 func readSESBody(r *raw.JSON, b *sesBody) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch i := sesBodyFields.Index(r.Key()); i {
+		switch i := r.Field(sesBodyFields, &seen); i {
 		case 0:
 			r.String(&b.Type)
 		case 1:
@@ -510,8 +518,9 @@ func readSESBody(r *raw.JSON, b *sesBody) {
 var sesEventFields = raw.NewFields("notificationType", "eventType", "mail", "bounce", "complaint", "delivery", "deliveryDelay")
 
 func readSESEvent(r *raw.JSON, ev *sesEvent) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		readSESEventField(r, ev, sesEventFields.Index(r.Key()))
+		readSESEventField(r, ev, r.Field(sesEventFields, &seen))
 	}
 }
 
@@ -539,8 +548,9 @@ func readSESEventField(r *raw.JSON, ev *sesEvent, i int) {
 var sesMailFields = raw.NewFields("timestamp", "messageId", "source", "sourceIp", "sendingAccountId", "headers", "commonHeaders", "tags")
 
 func readSESMail(r *raw.JSON, m *sesMail) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch sesMailFields.Index(r.Key()) {
+		switch r.Field(sesMailFields, &seen) {
 		case 0:
 			r.String(&m.Timestamp)
 		case 1:
@@ -554,8 +564,9 @@ func readSESMail(r *raw.JSON, m *sesMail) {
 		case 5:
 			readSlice(r, &m.Headers, readSESHeader)
 		case 6:
+			var seen raw.Keys
 			for more := r.Object(); more; more = r.More() {
-				if messageIDField.Index(r.Key()) == 0 {
+				if r.Field(messageIDField, &seen) == 0 {
 					r.String(&m.CommonHeaders.MessageID)
 				} else {
 					r.Skip()
@@ -574,8 +585,9 @@ var messageIDField = raw.NewFields("messageId")
 var sesHeaderFields = raw.NewFields("name", "value")
 
 func readSESHeader(r *raw.JSON, h *sesHeader) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch sesHeaderFields.Index(r.Key()) {
+		switch r.Field(sesHeaderFields, &seen) {
 		case 0:
 			r.String(&h.Name)
 		case 1:
@@ -589,8 +601,9 @@ func readSESHeader(r *raw.JSON, h *sesHeader) {
 var sesRecipientFields = raw.NewFields("emailAddress", "action", "status", "diagnosticCode")
 
 func readSESRecipient(r *raw.JSON, rc *sesRecipient) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch sesRecipientFields.Index(r.Key()) {
+		switch r.Field(sesRecipientFields, &seen) {
 		case 0:
 			r.String(&rc.EmailAddress)
 		case 1:
@@ -608,8 +621,9 @@ func readSESRecipient(r *raw.JSON, rc *sesRecipient) {
 var sesBounceFields = raw.NewFields("bounceType", "bounceSubType", "bouncedRecipients", "timestamp", "feedbackId", "remoteMtaIp", "reportingMTA")
 
 func readSESBounce(r *raw.JSON, b *sesBounce) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch sesBounceFields.Index(r.Key()) {
+		switch r.Field(sesBounceFields, &seen) {
 		case 0:
 			r.String(&b.BounceType)
 		case 1:
@@ -633,8 +647,9 @@ func readSESBounce(r *raw.JSON, b *sesBounce) {
 var sesComplaintFields = raw.NewFields("complainedRecipients", "timestamp", "feedbackId", "complaintSubType", "complaintFeedbackType")
 
 func readSESComplaint(r *raw.JSON, c *sesComplaint) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch sesComplaintFields.Index(r.Key()) {
+		switch r.Field(sesComplaintFields, &seen) {
 		case 0:
 			readSlice(r, &c.ComplainedRecipients, readSESRecipient)
 		case 1:
@@ -654,8 +669,9 @@ func readSESComplaint(r *raw.JSON, c *sesComplaint) {
 var sesDeliveryFields = raw.NewFields("timestamp", "processingTimeMillis", "recipients", "smtpResponse", "remoteMtaIp", "reportingMTA")
 
 func readSESDelivery(r *raw.JSON, dl *sesDelivery) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch sesDeliveryFields.Index(r.Key()) {
+		switch r.Field(sesDeliveryFields, &seen) {
 		case 0:
 			r.String(&dl.Timestamp)
 		case 1:
@@ -677,8 +693,9 @@ func readSESDelivery(r *raw.JSON, dl *sesDelivery) {
 var sesDelayFields = raw.NewFields("delayType", "delayedRecipients", "expirationTime", "reportingMTA", "timestamp")
 
 func readSESDelay(r *raw.JSON, dd *sesDelay) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch sesDelayFields.Index(r.Key()) {
+		switch r.Field(sesDelayFields, &seen) {
 		case 0:
 			r.String(&dd.DelayType)
 		case 1:

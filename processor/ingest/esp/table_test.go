@@ -136,6 +136,9 @@ func tableCases() []tableCase {
 		{name: "mailgun opened", kind: KindMailgun, skip: "mailgun.opened", body: `{"event-data":{"event":"opened","recipient":"a@example.org","timestamp":1}}`},
 		{name: "mailgun accepted", kind: KindMailgun, skip: "mailgun.accepted", body: `{"event-data":{"event":"accepted","recipient":"a@example.org","timestamp":1}}`},
 		{name: "mailgun no recipient", kind: KindMailgun, err: "mailgun.no_recipient", body: `{"event-data":{"event":"failed","severity":"permanent","timestamp":1}}`},
+		{name: "mailgun code out of any range", kind: KindMailgun, err: "schema", body: `{"event-data":{"event":"failed","severity":"permanent","recipient":"a@example.org","timestamp":1714557600,"delivery-status":{"code":99999,"message":"x"}}}`},
+		{name: "mailgun negative code", kind: KindMailgun, err: "schema", body: `{"event-data":{"event":"failed","severity":"permanent","recipient":"a@example.org","timestamp":1714557600,"delivery-status":{"code":-1,"message":"x"}}}`},
+		{name: "mailgun fractional code", kind: KindMailgun, err: "schema", body: `{"event-data":{"event":"failed","severity":"permanent","recipient":"a@example.org","timestamp":1714557600,"delivery-status":{"code":550.5,"message":"x"}}}`},
 		{name: "mailgun form-encoded", kind: KindMailgun, err: "mailgun.malformed_json", body: `event=failed&recipient=a%40example.org`},
 
 		{name: "postmark soft bounce", kind: KindPostmark,

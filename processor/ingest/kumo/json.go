@@ -9,17 +9,30 @@ import (
 // A record is read with raw.JSON, in one pass and without reflection, into
 // the struct json.Decoder filled before (with UseNumber), under the same
 // rules: keys match exactly or without regard to case, null leaves a field
-// as it was, a repeated key is read again; after the record, what follows
-// may not start another value. FuzzKumoDecodeJSON holds it to that.
+// as it was; after the record, what follows may not start another value.
+// FuzzKumoDecodeJSON holds it to that. Decode reads strictly where
+// json.Decoder guesses: see readRecord.
 
-// readRecord reads one record, or returns an ErrUnparsable *raw.Error.
-func readRecord(b []byte, rec *record) error {
+// readRecord reads one record strictly, or returns an ErrUnparsable
+// *raw.Error: besides what json.Decoder refuses, a key repeated in any
+// object read (json.Decoder keeps the last value) and a kept string that
+// is not valid UTF-8 or holds a lone surrogate escape (json.Decoder reads
+// U+FFFD into it), wrapping a *raw.JSONStrictError that names the key.
+func readRecord(b []byte, rec *record) error { return readRecordAs(b, rec, true) }
+
+// readRecordAs is readRecord, strict or not: without strict it reads what
+// json.Decoder reads, to the letter, which is how the tests hold the reader
+// to encoding/json.
+func readRecordAs(b []byte, rec *record, strict bool) error {
 	var r raw.JSON
 	r.Reset(b)
+	if strict {
+		r.Strict()
+	}
 	readRecordFields(&r, rec)
 	more, err := r.FinishStream()
 	if err != nil {
-		return raw.Errorf(ErrUnparsable, "%v", err)
+		return raw.Errorf(ErrUnparsable, "%w", err)
 	}
 	if more {
 		return raw.Errorf(ErrUnparsable, "more than one JSON value")
@@ -32,8 +45,9 @@ var recordFields = raw.NewFields("type", "id", "sender", "recipient", "queue", "
 	"egress_pool", "egress_source", "source_address", "feedback_report", "meta", "headers", "nodeid")
 
 func readRecordFields(r *raw.JSON, rec *record) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch recordFields.Index(r.Key()) {
+		switch r.Field(recordFields, &seen) {
 		case 0:
 			r.String(&rec.Type)
 		case 1:
@@ -81,8 +95,9 @@ func readRecordFields(r *raw.JSON, rec *record) {
 			if rec.SourceAddress == nil {
 				rec.SourceAddress = new(sourceAddress)
 			}
+			var seen raw.Keys
 			for more := r.Object(); more; more = r.More() {
-				if addressField.Index(r.Key()) == 0 {
+				if r.Field(addressField, &seen) == 0 {
 					r.String(&rec.SourceAddress.Address)
 				} else {
 					r.Skip()
@@ -115,8 +130,9 @@ var (
 )
 
 func readResponse(r *raw.JSON, resp *response) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch responseFields.Index(r.Key()) {
+		switch r.Field(responseFields, &seen) {
 		case 0:
 			r.Int(&resp.Code)
 		case 1:
@@ -139,8 +155,9 @@ func readResponse(r *raw.JSON, resp *response) {
 }
 
 func readEnhanced(r *raw.JSON, ec *enhancedCode) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch enhancedFields.Index(r.Key()) {
+		switch r.Field(enhancedFields, &seen) {
 		case 0:
 			r.Int(&ec.Class)
 		case 1:
@@ -154,8 +171,9 @@ func readEnhanced(r *raw.JSON, ec *enhancedCode) {
 }
 
 func readPeer(r *raw.JSON, p *peer) {
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch peerFields.Index(r.Key()) {
+		switch r.Field(peerFields, &seen) {
 		case 0:
 			r.String(&p.Name)
 		case 1:
@@ -185,19 +203,32 @@ func readAnyMap(r *raw.JSON, m *map[string]any, num func(string) any) {
 	}
 	for more := r.Object(); more; more = r.More() {
 		k := string(r.Key())
+		if _, dup := (*m)[k]; dup {
+			r.Duplicate() // a strict reader refuses it; a repeated map in one is refused before
+		}
 		(*m)[k] = r.Any(num)
 	}
 }
 
 var feedbackFields = raw.NewFields("feedback_type", "original_rcpt_to", "original_mail_from", "supplemental_trace")
 
-// readFeedbackReport reads a feedback_report as json.Unmarshal did:
-// numbers as float64.
+// readFeedbackReport reads a feedback_report as json.Unmarshal did
+// (numbers as float64), strictly: see readRecord.
 func readFeedbackReport(b []byte, fr *feedbackReport) error {
+	return readFeedbackReportAs(b, fr, true)
+}
+
+// readFeedbackReportAs is readFeedbackReport, strict (as readRecord) or
+// not (as json.Unmarshal).
+func readFeedbackReportAs(b []byte, fr *feedbackReport, strict bool) error {
 	var r raw.JSON
 	r.Reset(b)
+	if strict {
+		r.Strict()
+	}
+	var seen raw.Keys
 	for more := r.Object(); more; more = r.More() {
-		switch feedbackFields.Index(r.Key()) {
+		switch r.Field(feedbackFields, &seen) {
 		case 0:
 			r.String(&fr.FeedbackType)
 		case 1:

@@ -144,7 +144,7 @@ func sameAsStd(t *testing.T, d *Decoder, b []byte) {
 	t.Helper()
 	var want, got record
 	werr := stdReadRecord(b, &want)
-	gerr := readRecord(b, &got)
+	gerr := readRecordAs(b, &got, false)
 	if errReason(werr) != errReason(gerr) {
 		t.Fatalf("encoding/json: %v\none pass:      %v\ninput %q", werr, gerr, b)
 	}
@@ -160,7 +160,7 @@ func sameAsStd(t *testing.T, d *Decoder, b []byte) {
 		if len(want.FeedbackReport) > 0 {
 			var wfr, gfr feedbackReport
 			werr := json.Unmarshal(want.FeedbackReport, &wfr)
-			gerr := readFeedbackReport(want.FeedbackReport, &gfr)
+			gerr := readFeedbackReportAs(want.FeedbackReport, &gfr, false)
 			if errClass(werr) != errClass(gerr) || werr == nil && !reflect.DeepEqual(wfr, gfr) {
 				t.Fatalf("feedback_report: encoding/json %+v (%v), one pass %+v (%v)\ninput %q", wfr, werr, gfr, gerr, b)
 			}
@@ -175,6 +175,15 @@ func sameAsStd(t *testing.T, d *Decoder, b []byte) {
 		was, wskip, werr = d.record(rec, &want)
 	}
 	gas, gskip, gerr = d.Decode(rec)
+	var se *raw.JSONStrictError
+	if errors.As(gerr, &se) {
+		// The strict read refuses what json.Decoder reads with a guess
+		// (a repeated key, a string that is not UTF-8).
+		if errReason(gerr) != ErrUnparsable || len(gas) != 0 || !strictViolation(b) {
+			t.Fatalf("strict refusal %v with reason %q and %d attempts; input %q", gerr, errReason(gerr), len(gas), b)
+		}
+		return
+	}
 	if errReason(werr) != errReason(gerr) || wskip != gskip || !reflect.DeepEqual(was, gas) {
 		t.Fatalf("encoding/json: %+v %q (%v)\none pass:      %+v %q (%v)\ninput %q", was, wskip, werr, gas, gskip, gerr, b)
 	}

@@ -315,7 +315,7 @@ func (d *Decoder) feedback(rec raw.Record, r *record, a event.Attempt) ([]event.
 	var fr feedbackReport
 	if len(r.FeedbackReport) > 0 {
 		if err := readFeedbackReport(r.FeedbackReport, &fr); err != nil {
-			return nil, "", raw.Errorf(ErrUnparsable, "feedback_report: %v", err)
+			return nil, "", raw.Errorf(ErrUnparsable, "feedback_report: %w", err)
 		}
 	}
 	var rcpts []string
@@ -386,6 +386,7 @@ func recipients(m json.RawMessage) ([]string, error) {
 		ss := []string{}
 		var jr raw.JSON
 		jr.Reset(m)
+		jr.Strict()
 		for more := jr.Array(); more; more = jr.MoreElems() {
 			var s string
 			jr.String(&s)

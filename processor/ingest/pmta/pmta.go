@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bounced-dev/bounced/processor/event"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
@@ -39,6 +40,11 @@ const (
 	ErrColumns     = "pmta.columns"      // more fields than the header has columns
 	ErrUnknownType = "pmta.unknown_type" // a record type this package does not know
 	ErrTime        = "pmta.invalid_time" // no usable time, or one that does not parse
+	// ErrUTF8: a field the attempt keeps as an id (orig, the campaign
+	// and tenant columns, vmta, dlvSourceIp, a header_ or envId column)
+	// is not UTF-8. It would be stored with U+FFFD in place of the bytes,
+	// a guess at another id; the reply text is cleaned instead.
+	ErrUTF8 = "pmta.invalid_utf8"
 	// ErrNoRecipient: a d, b, t, tq, rb or f record with an empty rcpt (or
 	// a header without the column). An attempt happened but cannot be
 	// attributed, so it is dead-lettered rather than counted as a skip.
@@ -335,7 +341,33 @@ func (d *Decoder) attempt(rec raw.Record, r row) (event.Attempt, string, error) 
 			a.SetMetadata("feedback_type", r.f[i])
 		}
 	}
+	if err := checkUTF8(&a, d.cfg.CampaignColumn, d.cfg.TenantColumn); err != nil {
+		return a, "", err
+	}
 	return a, "", nil
+}
+
+// checkUTF8 refuses an attempt whose kept id fields or metadata values are
+// not UTF-8 (ErrUTF8), naming the column.
+func checkUTF8(a *event.Attempt, campaignCol, tenantCol string) error {
+	for _, f := range []struct{ col, v string }{
+		{"orig", a.Sender},
+		{"vmtaPool or vmta", a.Pool},
+		{campaignCol, a.CampaignID},
+		{tenantCol, a.Tenant}, // "" (the pool, checked above) or "-" (none) leave it clean
+		{"dlvSourceIp", a.SendingIP},
+		{"header_message-id", a.MessageID},
+	} {
+		if !utf8.ValidString(f.v) {
+			return raw.Errorf(ErrUTF8, "column %s: %q is not valid UTF-8", f.col, reply.Elide(strings.ToValidUTF8(f.v, "\uFFFD"), maxQuoted))
+		}
+	}
+	for k, v := range a.Metadata {
+		if !utf8.ValidString(v) {
+			return raw.Errorf(ErrUTF8, "metadata %s: %q is not valid UTF-8", k, reply.Elide(strings.ToValidUTF8(v, "\uFFFD"), maxQuoted))
+		}
+	}
+	return nil
 }
 
 // parseTime reads "2016-05-29 01:10:51+0200" (also with "T", "Z" or

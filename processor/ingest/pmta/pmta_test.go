@@ -326,3 +326,30 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "records/s")
 }
+
+// TestInvalidUTF8: a kept id column that is not UTF-8 is refused, naming
+// the column; the reply text is cleaned instead, so a Latin-1 byte in
+// dsnDiag does not cost the attempt.
+func TestInvalidUTF8(t *testing.T) {
+	const header = "type,timeLogged,orig,rcpt,dsnDiag,vmta,jobId,header_Message-Id"
+	for _, tc := range []struct {
+		name, line, err, msg string
+	}{
+		{"clean", "b,1178807903,s@example.net,u@example.org,smtp;550 5.1.1 x,v1,job,<m@x>", "", ""},
+		{"orig", "b,1178807903,s\xff@example.net,u@example.org,smtp;550 5.1.1 x,v1,job,<m@x>", ErrUTF8, "column orig"},
+		{"vmta", "b,1178807903,s@example.net,u@example.org,smtp;550 5.1.1 x,v\xc3,job,<m@x>", ErrUTF8, "vmta"},
+		{"jobId", "b,1178807903,s@example.net,u@example.org,smtp;550 5.1.1 x,v1,j\xed\xa0\x80,<m@x>", ErrUTF8, "column jobId"},
+		{"header", "b,1178807903,s@example.net,u@example.org,smtp;550 5.1.1 x,v1,job,<m\xfe@x>", ErrUTF8, "header_message-id"},
+		{"diag is cleaned, not refused", "b,1178807903,s@example.net,u@example.org,smtp;550 5.1.1 caf\xe9,v1,job,<m@x>", "", ""},
+	} {
+		d := New(Config{})
+		d.Decode(record(header))
+		as, _, err := d.Decode(record(tc.line))
+		switch {
+		case tc.err == "" && (err != nil || len(as) != 1):
+			t.Errorf("%s: %d attempts, err %v; want one attempt", tc.name, len(as), err)
+		case tc.err != "" && (!isReason(err, tc.err) || !strings.Contains(err.Error(), tc.msg)):
+			t.Errorf("%s: err %v, want %s naming %q", tc.name, err, tc.err, tc.msg)
+		}
+	}
+}

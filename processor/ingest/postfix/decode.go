@@ -42,7 +42,7 @@ const (
 	ReasonStatus       = "postfix.status"       // a status word this adapter does not know
 	ReasonNoTime       = "postfix.no_time"      // a status line without a log time: no occurred_at
 	ReasonUnrecognised = "postfix.unrecognised" // no program and no Postfix shape
-	ReasonMalformed    = "postfix.malformed"    // a delivery status line (status=) without its queue id or its to=
+	ReasonMalformed    = "postfix.malformed"    // a delivery status line (status=) without its queue id or its to=, or with two to=
 )
 
 // maxQuoted bounds the untrusted text an error message quotes.
@@ -465,6 +465,10 @@ func parseStatus(rest string) (statusLine, error) {
 			continue // part of an unknown item's value
 		}
 		switch k {
+		case "to":
+			// Postfix writes one to= a line; with two, which recipient
+			// the status is for is a guess.
+			return l, raw.Errorf(ReasonMalformed, "a status= line with a second to= (%q after %q): one recipient a line is expected", reply.Clip(v, maxQuoted), reply.Clip(l.to, maxQuoted))
 		case "orig_to":
 			l.origTo = v
 		case "relay":

@@ -107,6 +107,10 @@ func (r *JSON) Strict() {
 	r.strict = true
 }
 
+// IsStrict reports whether Strict was called: a decoder that reads a value
+// again with a reader of its own makes that one strict too.
+func (r *JSON) IsStrict() bool { return r.strict }
+
 // JSONStrictError is well-formed JSON that a Strict reader refuses.
 type JSONStrictError struct {
 	Field  string // the member, as a dotted path ("smtp.text")
@@ -580,12 +584,64 @@ func (r *JSON) Skip() { r.skip() }
 
 // Raw reads the next value and returns its text (json.RawMessage's
 // contents, which alias the text being read).
+//
+// A Strict reader refuses a value whose strings are not valid UTF-8 or
+// hold a lone surrogate escape, as it refuses such a string read with
+// String: a decoder reads a value raw to keep it (metadata, a flexible
+// field) or to read it again. Keys repeated inside the value are the
+// second reading's business.
 func (r *JSON) Raw() []byte {
 	start, end := r.skip()
 	if r.err != nil {
 		return nil
 	}
+	if r.strict {
+		if at, f := rawFlaw(r.b[start:end]); f != 0 {
+			r.badString(start+at, f, false)
+			return nil
+		}
+	}
 	return r.b[start:end]
+}
+
+// rawFlaw finds the first string flaw in the text of a valid JSON value:
+// bytes that are not UTF-8, or a surrogate escape that is not half of a
+// pair. Backslashes stand only inside strings in valid JSON, so the escapes
+// are found without tracking where strings start.
+func rawFlaw(v []byte) (at int, f flaw) {
+	if !utf8.Valid(v) {
+		for i := 0; i < len(v); {
+			c, n := utf8.DecodeRune(v[i:])
+			if c == utf8.RuneError && n == 1 {
+				return i, invalidUTF8
+			}
+			i += n
+		}
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] != '\\' {
+			continue
+		}
+		if i+1 < len(v) && v[i+1] == 'u' && i+6 <= len(v) {
+			c := getu4(v[i:])
+			switch {
+			case c >= 0xd800 && c < 0xdc00:
+				if i+12 <= len(v) && v[i+6] == '\\' && v[i+7] == 'u' {
+					if lo := getu4(v[i+6:]); lo >= 0xdc00 && lo < 0xe000 {
+						i += 11
+						continue
+					}
+				}
+				return i, loneSurrogate
+			case c >= 0xdc00 && c < 0xe000:
+				return i, loneSurrogate
+			}
+			i += 5
+			continue
+		}
+		i++ // the escaped character
+	}
+	return 0, 0
 }
 
 // String reads a value into a string field: a string sets it, null leaves
@@ -758,13 +814,17 @@ func validNumber(s string) bool {
 // as json.Number text when useNumber is set (a string-kinded value of the
 // type number makes), else as float64 (a number out of range is a
 // mismatch, and nil). number makes the Number values, so this package
-// need not import encoding/json.
+// need not import encoding/json. A Strict reader refuses a key repeated in
+// an object (exactly: a map keeps keys apart by case).
 func (r *JSON) Any(number func(string) any) any {
 	switch c := r.Peek(); {
 	case c == '{':
 		m := map[string]any{}
 		for more := r.Object(); more; more = r.More() {
 			k := string(r.Key())
+			if _, dup := m[k]; dup {
+				r.Duplicate()
+			}
 			m[k] = r.Any(number)
 		}
 		return m

@@ -102,10 +102,11 @@ func FuzzJSONNumbers(f *testing.F) {
 	})
 }
 
-// readStrict reads b as an object of fields a and b, objects under o, and
-// anything else skipped, as a strict decoder would.
+// readStrict reads b as an object of fields a and b, objects under o, r as
+// a raw value, m with Any, and anything else skipped, as a strict decoder
+// would.
 func readStrict(b []byte, strict bool) error {
-	fields := NewFields("a", "b", "o")
+	fields := NewFields("a", "b", "o", "r", "m")
 	var r JSON
 	r.Reset(b)
 	if strict {
@@ -121,6 +122,10 @@ func readStrict(b []byte, strict bool) error {
 				r.String(&s)
 			case 2:
 				obj()
+			case 3:
+				r.Raw()
+			case 4:
+				r.Any(nil)
 			default:
 				r.Skip()
 			}
@@ -154,6 +159,13 @@ func TestJSONStrict(t *testing.T) {
 		{"invalid UTF-8 in a key", "{\"o\":{\"\xff\":1}}", `a key in "o" is not valid UTF-8`},
 		{"invalid UTF-8 in a top-level key", "{\"\xff\":1}", `a key at the top level is not valid UTF-8`},
 		{"invalid UTF-8 in a skipped value", "{\"c\":\"\xff\"}", ""},
+		{"raw value", `{"r":{"x":["\ud83d\ude00","\\ud800",1]}}`, ""},
+		{"invalid UTF-8 in a raw value", "{\"r\":[1,\"a\xffb\"]}", `field "r": the string is not valid UTF-8`},
+		{"lone surrogate in a raw value", `{"r":{"x":"a\udcffb"}}`, `field "r": the string holds a lone UTF-16 surrogate escape`},
+		{"lone high surrogate at the end of a raw value", `{"r":"\ud800"}`, `lone UTF-16 surrogate`},
+		{"repeated key inside a raw value is its reader's business", `{"r":{"x":1,"x":2}}`, ""},
+		{"repeated key read by Any", `{"m":{"x":1,"y":{"z":1,"z":2}}}`, `duplicate key "m.y.z"`},
+		{"keys in another case are two keys for Any", `{"m":{"x":1,"X":2}}`, ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := readStrict([]byte(c.in), false); err != nil {

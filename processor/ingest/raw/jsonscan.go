@@ -222,14 +222,22 @@ func isContainer(val []byte) bool {
 // unquote decodes the text of a JSON string. Without escapes it returns a
 // slice of val itself, so the common case costs nothing.
 func unquote(val []byte) ([]byte, bool) {
+	out, _, ok := unquoteLone(val)
+	return out, ok
+}
+
+// unquoteLone is unquote that also reports whether a lone surrogate
+// escape was read as U+FFFD: the text's writer had a broken string, and
+// what it meant is a guess.
+func unquoteLone(val []byte) (out []byte, lone, ok bool) {
 	if !isString(val) {
-		return nil, false
+		return nil, false, false
 	}
 	s := val[1 : len(val)-1]
 	if bytes.IndexByte(s, '\\') < 0 {
-		return s, true
+		return s, false, true
 	}
-	out := make([]byte, 0, len(s))
+	out = make([]byte, 0, len(s))
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c != '\\' {
@@ -238,7 +246,7 @@ func unquote(val []byte) ([]byte, bool) {
 			continue
 		}
 		if i+1 >= len(s) {
-			return nil, false
+			return nil, false, false
 		}
 		switch s[i+1] {
 		case '"', '\\', '/':
@@ -256,7 +264,7 @@ func unquote(val []byte) ([]byte, bool) {
 		case 'u':
 			r, ok := hex4(s, i+2)
 			if !ok {
-				return nil, false
+				return nil, false, false
 			}
 			i += 6
 			if utf16.IsSurrogate(r) {
@@ -269,16 +277,16 @@ func unquote(val []byte) ([]byte, bool) {
 						continue
 					}
 				}
-				r = utf8.RuneError
+				r, lone = utf8.RuneError, true
 			}
 			out = utf8.AppendRune(out, r)
 			continue
 		default:
-			return nil, false
+			return nil, false, false
 		}
 		i += 2
 	}
-	return out, true
+	return out, lone, true
 }
 
 func hex4(s []byte, i int) (rune, bool) {

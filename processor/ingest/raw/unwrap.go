@@ -314,9 +314,19 @@ func envelope(obj []byte, cfg *Config) (env, bool, error) {
 		return e, false, nil
 	}
 	if !e.nested {
-		s, ok := unquote(e.payload)
+		s, lone, ok := unquoteLone(e.payload)
 		if !ok {
 			return e, false, nil
+		}
+		if lone {
+			// encoding/json would read U+FFFD where the half pair was: a
+			// damaged line, whose recipient or text bounced would store
+			// with a guess in it.
+			key := "message"
+			if !isString(message) {
+				key = "log"
+			}
+			return e, false, Errorf(ReasonJSON, "the envelope's %s holds a lone UTF-16 surrogate escape (half of a pair): the line was damaged before it was shipped", key)
 		}
 		e.payload = s
 	}
