@@ -158,6 +158,7 @@ func defaults() map[string]any {
 		"kafka.suppressions_topic":       "bounced.suppressions",
 		"kafka.state_topic":              "bounced.state",
 		"kafka.alerts_topic":             "bounced.alerts",
+		"kafka.ingest_state_topic":       "bounced.ingest-state",
 		"kafka.partitions":               topics.DefaultPartitions,
 		"kafka.replication_factor":       -1,
 		"kafka.max_message_bytes":        topics.DefaultMaxMessageBytes,

@@ -605,3 +605,38 @@ func TestEngineInputRecreated(t *testing.T) {
 		t.Errorf("store holds %d rows, want %d (%d before the topic was recreated)", got, want, first.Truth.Attempts)
 	}
 }
+
+// TestEngineAdapterStateMoves: the Postfix lines that name a message's
+// campaign are read by one member; the status line, after a hand-over, by
+// another with a data_dir of its own. The campaign still reaches the
+// attempt: the adapter state follows the partition through the
+// ingest-state topic.
+func TestEngineAdapterStateMoves(t *testing.T) {
+	r := newRig(t)
+	line := func(s string) demo.Record { return demo.Record{Host: "mx1", Value: []byte(s)} }
+	a := r.start(t, testConfig(), t.TempDir())
+	r.produce(t, []demo.Record{
+		line("Nov 20 10:00:00 mx1 postfix/cleanup[101]: 4ABC1234: message-id=<a1@sender.example>"),
+		line("Nov 20 10:00:01 mx1 postfix/qmgr[102]: 4ABC1234: from=<news@sender.example>, size=2048, nrcpt=1 (queue active)"),
+		line("Nov 20 10:00:02 mx1 postfix/cleanup[101]: 4ABC1234: info: header X-Campaign-ID: nov-news from local; from=<news@sender.example> to=<a@example.org>"),
+	})
+	r.drained(t)
+	a.halt(t)
+
+	b := r.start(t, testConfig(), t.TempDir())
+	r.produce(t, []demo.Record{
+		line("Nov 20 10:00:05 mx1 postfix/smtp[103]: 4ABC1234: to=<a@example.org>, relay=mx.example.org[192.0.2.10]:25, delay=5, delays=0.1/0/0.2/4.7, dsn=2.0.0, status=sent (250 2.0.0 Ok)"),
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for len(r.store.Rows()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	b.halt(t)
+	rows := r.store.Rows()
+	if len(rows) != 1 {
+		t.Fatalf("%d rows, want 1", len(rows))
+	}
+	if at := rows[0].Attempt; at.CampaignID != "nov-news" || at.MessageID != "<a1@sender.example>" || at.Sender != "news@sender.example" {
+		t.Errorf("correlation lost across the hand-over: campaign %q, message id %q, sender %q", at.CampaignID, at.MessageID, at.Sender)
+	}
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -33,16 +31,17 @@ type ingestWorker struct {
 	o    *owner
 	sess *ingest.Session
 	src  string // the partition's key in source positions (topics.SourceKey)
+	// keeper saves the session's adapter state with the offsets it covers.
+	keeper *sessionKeeper
 }
 
 // work is stage 1's partitionWorker.
 func (s *ingestStage) work(gctx context.Context, o *owner, offset int64) {
 	w := &ingestWorker{ingestStage: s, o: o, sess: s.ingester.NewSession(o.topic),
 		src: topics.SourceKey(o.topic, s.incarnation(gctx, o.topic), o.partition)}
-	save := w.sessionStore()
-	defer save(true)
+	w.keeper = restoreSession(gctx, s.base, o, w.sess, w.src, s.topics.IngestState, s.stateDir)
+	defer w.saveFinal(gctx)
 	w.loop(gctx, "ingest", o, offset, nil, w.announceRestart, func(ctx context.Context, msgs []kafka.Message) error {
-		defer save(false)
 		step := w.stepTimer("ingest")
 		out := w.fold(msgs)
 		step("process")
@@ -179,6 +178,9 @@ func (w *ingestWorker) flush(ctx context.Context, msgs []kafka.Message, out inge
 	if err := w.writeDead(ctx, w.o, "ingest", &msgs[0], out.dead); err != nil {
 		return err
 	}
+	if err := w.keeper.save(ctx, next, false); err != nil {
+		return err
+	}
 	step("produce")
 	w.m.Attempts.Add(float64(len(out.attempts)))
 	err := w.commit(ctx, "ingest", w.o, next)
@@ -186,49 +188,15 @@ func (w *ingestWorker) flush(ctx context.Context, msgs []kafka.Message, out inge
 	return err
 }
 
-// sessionStore restores the session's adapter state from stateDir and
-// returns the function that saves it: at most every 10 seconds while the
-// partition is being processed, and when the worker lets it go. Losing the
-// last seconds (a crash) costs correlation, never attempts: status lines are
-// decoded without it.
-func (w *ingestWorker) sessionStore() func(final bool) {
-	if w.stateDir == "" {
-		return func(bool) {}
+// saveFinal saves the adapter state as of the last commit when the worker
+// lets the partition go, if the lease still allows a write.
+func (w *ingestWorker) saveFinal(gctx context.Context) {
+	if w.o.pos < 0 {
+		return
 	}
-	log := w.log.With("stage", "ingest", "topic", w.o.topic, "partition", w.o.partition)
-	dir := filepath.Join(w.stateDir, "ingest-state")
-	path := filepath.Join(dir, fmt.Sprintf("%s-%d.json", w.o.topic, w.o.partition))
-	if b, err := os.ReadFile(path); err == nil {
-		if err := w.sess.Restore(b); err != nil {
-			log.Warn("adapter state not restored; correlation starts afresh", "file", path, "err", err)
-		} else {
-			log.Info("adapter state restored", "file", path, "bytes", len(b))
-		}
+	ctx, cancel := flushContext(w.hard, gctx, w.cfg.DrainTimeout)
+	defer cancel()
+	if err := w.keeper.save(ctx, w.o.pos, true); err != nil {
+		w.log.Warn("adapter state not saved on hand-over; the next owner starts from the last save", "topic", w.o.topic, "partition", w.o.partition, "err", err)
 	}
-	last := time.Now()
-	return func(final bool) {
-		if !final && time.Since(last) < 10*time.Second {
-			return
-		}
-		last = time.Now()
-		if err := saveFile(dir, path, w.sess.Snapshot); err != nil {
-			log.Warn("adapter state not saved", "file", path, "err", err)
-		}
-	}
-}
-
-// saveFile writes what snapshot returns to path atomically.
-func saveFile(dir, path string, snapshot func() ([]byte, error)) error {
-	b, err := snapshot()
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

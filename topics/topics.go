@@ -29,6 +29,10 @@ type Config struct {
 	Suppressions string `koanf:"suppressions_topic"`
 	State        string `koanf:"state_topic"`
 	Alerts       string `koanf:"alerts_topic"`
+	// IngestState keeps stage 1's adapter state (correlation by queue id,
+	// arrivals, PowerMTA headers) per input partition, so that it follows
+	// the partition to whichever member reads it next. Compacted.
+	IngestState string `koanf:"ingest_state_topic"`
 	// Partitions of the attempts and state topics: the bound on stage 2's
 	// parallelism. Changing it later moves recipients between partitions and
 	// needs a state migration. Default 6.
@@ -70,6 +74,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.Suppressions, "bounced.suppressions")
 	set(&c.State, "bounced.state")
 	set(&c.Alerts, "bounced.alerts")
+	set(&c.IngestState, "bounced.ingest-state")
 	if c.Partitions == 0 {
 		c.Partitions = DefaultPartitions
 	}
@@ -111,7 +116,8 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, kv := range [][2]string{{"attempts_topic", c.Attempts}, {"dlq_topic", c.DLQ},
-		{"suppressions_topic", c.Suppressions}, {"state_topic", c.State}, {"alerts_topic", c.Alerts}} {
+		{"suppressions_topic", c.Suppressions}, {"state_topic", c.State}, {"alerts_topic", c.Alerts},
+		{"ingest_state_topic", c.IngestState}} {
 		if err := check(kv[0], kv[1]); err != nil {
 			return err
 		}
@@ -156,6 +162,7 @@ func (c Config) Specs() []Spec {
 		{Name: c.Suppressions, Owned: true, Configs: cfg("compact"), Purpose: "the suppression list, keyed by address"},
 		{Name: c.DLQ, Owned: true, Configs: cfg("delete"), Purpose: "records bounced could not process, with the reason"},
 		{Name: c.Alerts, Owned: true, Configs: cfg("delete"), Purpose: "rate alerts and incidents"},
+		{Name: c.IngestState, Owned: true, Configs: cfg("compact"), Purpose: "stage 1's adapter state per input partition"},
 	}
 	for _, t := range c.Input {
 		specs = append(specs, Spec{Name: t, Purpose: "raw delivery-attempt records from shippers"})

@@ -34,8 +34,8 @@ func TestEnsureCreatesAndVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(created) != 6 {
-		t.Errorf("created %v, want 6 topics", created)
+	if len(created) != 7 {
+		t.Errorf("created %v, want 7 topics", created)
 	}
 	again, err := Ensure(ctx, adm, cfg, true)
 	if err != nil || len(again) != 0 {
