@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/ingest/internal/jsoncheck"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
 	"github.com/bounced-dev/bounced/processor/reply"
 )
@@ -219,56 +218,6 @@ func sameAsStd(t *testing.T, in *Ingester, b []byte) {
 	}
 }
 
-// strictViolation reports whether b holds what a strict reader refuses,
-// found another way: invalid UTF-8 or a surrogate escape anywhere, or a
-// key that repeats another of its object under case folding, at any depth
-// (a superset of what decodeAttempt checks).
-func strictViolation(b []byte) bool {
-	if !utf8.Valid(b) || surrogateEscape.Match(b) {
-		return true
-	}
-	type frame struct {
-		obj, wantKey bool
-		keys         []string
-	}
-	var stack []frame
-	dec := json.NewDecoder(bytes.NewReader(b))
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if len(stack) > 0 && stack[len(stack)-1].obj && stack[len(stack)-1].wantKey {
-			if k, ok := tok.(string); ok {
-				top := &stack[len(stack)-1]
-				for _, seen := range top.keys {
-					if strings.EqualFold(seen, k) {
-						return true
-					}
-				}
-				top.keys = append(top.keys, k)
-				top.wantKey = false
-				continue
-			}
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, frame{obj: true, wantKey: true})
-			continue
-		case json.Delim('['):
-			stack = append(stack, frame{})
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		}
-		if len(stack) > 0 && stack[len(stack)-1].obj {
-			stack[len(stack)-1].wantKey = true // a value ended: a key comes next
-		}
-	}
-}
-
-var surrogateEscape = regexp.MustCompile(`\\[uU][dD][89abcdefABCDEF]`)
-
 // TestCanonicalStrict: what encoding/json reads with a guess, the
 // canonical decoder refuses, naming the key or field.
 func TestCanonicalStrict(t *testing.T) {
@@ -374,3 +323,6 @@ func BenchmarkDecodeAttempt(b *testing.B) {
 		})
 	}
 }
+
+// strictViolation: jsoncheck.Violation at every depth of b.
+func strictViolation(b []byte) bool { return jsoncheck.Violation(b, false) }

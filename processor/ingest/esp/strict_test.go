@@ -1,14 +1,12 @@
 package esp
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
+	"github.com/bounced-dev/bounced/processor/ingest/internal/jsoncheck"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
 )
 
@@ -72,59 +70,5 @@ func TestStrictBodies(t *testing.T) {
 	}
 }
 
-// strictViolation reports whether b holds what a strict reader refuses,
-// found another way: invalid UTF-8 or a surrogate escape anywhere, or a
-// key that repeats another of its object under case folding, at any depth,
-// also inside a string that holds JSON (an SNS Message). It finds a
-// superset of what the decoders refuse.
-func strictViolation(b []byte) bool {
-	if !utf8.Valid(b) || surrogateEscape.Match(b) {
-		return true
-	}
-	type frame struct {
-		obj, wantKey bool
-		keys         []string
-	}
-	var stack []frame
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber() // a number out of float64's range is still JSON
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if len(stack) > 0 && stack[len(stack)-1].obj && stack[len(stack)-1].wantKey {
-			if k, ok := tok.(string); ok {
-				top := &stack[len(stack)-1]
-				for _, seen := range top.keys {
-					if strings.EqualFold(seen, k) {
-						return true
-					}
-				}
-				top.keys = append(top.keys, k)
-				top.wantKey = false
-				continue
-			}
-		}
-		if s, ok := tok.(string); ok {
-			if t := strings.TrimSpace(s); t != "" && (t[0] == '{' || t[0] == '[') && strictViolation([]byte(t)) {
-				return true
-			}
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, frame{obj: true, wantKey: true})
-			continue
-		case json.Delim('['):
-			stack = append(stack, frame{})
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		}
-		if len(stack) > 0 && stack[len(stack)-1].obj {
-			stack[len(stack)-1].wantKey = true // a value ended: a key comes next
-		}
-	}
-}
-
-var surrogateEscape = regexp.MustCompile(`\\[uU][dD][89abcdefABCDEF]`)
+// strictViolation: jsoncheck.Violation, inside JSON strings too.
+func strictViolation(b []byte) bool { return jsoncheck.Violation(b, true) }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/bounced-dev/bounced/processor/ingest/internal/jsoncheck"
 )
 
 var jsonSeeds = []string{
@@ -199,7 +201,7 @@ func FuzzJSONStrict(f *testing.F) {
 		serr := readStrict(b, true)
 		var se *JSONStrictError
 		if errors.As(serr, &se) {
-			if utf8.Valid(b) && !bytes.Contains(bytes.ToLower(b), []byte(`\ud`)) && !hasRepeat(b) {
+			if utf8.Valid(b) && !bytes.Contains(bytes.ToLower(b), []byte(`\ud`)) && !jsoncheck.Repeat(b) {
 				t.Fatalf("strict reader refused %q: %v", b, serr)
 			}
 			return
@@ -218,46 +220,4 @@ func FuzzJSONStrict(f *testing.F) {
 			}
 		}
 	})
-}
-
-// hasRepeat reports whether any object in b repeats a key under case
-// folding (a superset of what readStrict refuses).
-func hasRepeat(b []byte) bool {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	type frame struct {
-		obj, wantKey bool
-		keys         []string
-	}
-	var stack []frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return false
-		}
-		if n := len(stack); n > 0 && stack[n-1].obj && stack[n-1].wantKey {
-			if k, ok := tok.(string); ok {
-				for _, seen := range stack[n-1].keys {
-					if strings.EqualFold(seen, k) {
-						return true
-					}
-				}
-				stack[n-1].keys = append(stack[n-1].keys, k)
-				stack[n-1].wantKey = false
-				continue
-			}
-		}
-		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, frame{obj: true, wantKey: true})
-			continue
-		case json.Delim('['):
-			stack = append(stack, frame{})
-			continue
-		case json.Delim('}'), json.Delim(']'):
-			stack = stack[:len(stack)-1]
-		}
-		if n := len(stack); n > 0 && stack[n-1].obj {
-			stack[n-1].wantKey = true
-		}
-	}
 }
