@@ -73,7 +73,7 @@ func reportCmd(ctx context.Context, io IO, args []string) error {
 	to := fs.String("to", "", "end of the send-time range (exclusive), same forms as --from; default now")
 	campaign := fs.String("campaign", "", "only this campaign id")
 	domain := fs.String("domain", "", "only this recipient domain")
-	by := fs.String("by", "campaign", "group by campaign, domain, hour (send hour) or reason (top reasons only)")
+	by := fs.String("by", "campaign", "group by campaign, domain, hour (send hour), reason (top reasons only), or disagreement (bounced's verdicts against the sources' own classifications)")
 	format := fs.String("format", "table", "table, json or csv")
 	limit := fs.Int("limit", 50, "most groups (campaigns, domains, or the most recent send hours)")
 	reasons := fs.Int("reasons", 10, "top reasons shown after the rates (table and json; 0 for none)")
@@ -94,8 +94,8 @@ func reportCmd(ctx context.Context, io IO, args []string) error {
 		return fmt.Errorf("%w: --from %s is not before --to %s", ErrUsage, f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
 	}
 	group, ok := reportBy[*by]
-	if !ok {
-		return fmt.Errorf("%w: --by %q: want campaign, domain, hour or reason", ErrUsage, *by)
+	if !ok && *by != "disagreement" {
+		return fmt.Errorf("%w: --by %q: want campaign, domain, hour, reason or disagreement", ErrUsage, *by)
 	}
 	switch *format {
 	case "table", "json", "csv":
@@ -110,6 +110,13 @@ func reportCmd(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	defer e.close()
+	if *by == "disagreement" {
+		vs, err := e.ch.SourceVerdicts(ctx, f, *limit)
+		if err != nil {
+			return err
+		}
+		return writeDisagreement(io.Out, *format, filterOf(f), vs)
+	}
 
 	r := rateReport{By: *by, Filter: filterOf(f), Source: "rollups"}
 	if f.Raw || (f.Campaign != "" && f.Domain != "") || (group == clickhouse.ByCampaign && f.Domain != "") || (group == clickhouse.ByDomain && f.Campaign != "") {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/bounced-dev/bounced/processor/classify"
 	"github.com/bounced-dev/bounced/processor/event"
 )
 
@@ -117,6 +118,7 @@ type attemptBuf struct {
 	occurredAt, sentAt                                            vals[time.Time]
 	domain, campaign, tenant, ip, pool, sourceKind, sourceHost    lowCard
 	enhanced, command, remoteHost, class, label, scope, rule, top lowCard
+	srcScheme, srcValue, srcClass, srcLabel                       lowCard
 	outcome                                                       vals[string]
 	attempt, code                                                 vals[uint16]
 	local                                                         vals[uint8]
@@ -133,7 +135,9 @@ func (b *attemptBuf) columns() []namedColumn {
 		{"sending_ip", &b.ip}, {"pool", &b.pool}, {"source_kind", &b.sourceKind}, {"source_host", &b.sourceHost},
 		{"outcome", &b.outcome}, {"attempt", &b.attempt}, {"smtp_code", &b.code}, {"smtp_enhanced", &b.enhanced},
 		{"smtp_command", &b.command}, {"remote_host", &b.remoteHost}, {"diagnostic", &b.diagnostic},
-		{"class", &b.class}, {"label", &b.label}, {"scope", &b.scope}, {"rule", &b.rule}, {"local", &b.local},
+		{"class", &b.class}, {"label", &b.label}, {"scope", &b.scope}, {"rule", &b.rule},
+		{"source_scheme", &b.srcScheme}, {"source_value", &b.srcValue}, {"source_class", &b.srcClass}, {"source_label", &b.srcLabel},
+		{"local", &b.local},
 		{"delay_seconds", &b.delay},
 		{"src_topic", &b.top}, {"src_partition", &b.partition}, {"src_offset", &b.offset},
 	}
@@ -152,7 +156,8 @@ func (b *attemptBuf) grow(n int) {
 	growVals(n, &b.partition)
 	growVals(n, &b.offset)
 	growLowCard(n, &b.domain, &b.campaign, &b.tenant, &b.ip, &b.pool, &b.sourceKind, &b.sourceHost,
-		&b.enhanced, &b.command, &b.remoteHost, &b.class, &b.label, &b.scope, &b.rule, &b.top)
+		&b.enhanced, &b.command, &b.remoteHost, &b.class, &b.label, &b.scope, &b.rule, &b.top,
+		&b.srcScheme, &b.srcValue, &b.srcClass, &b.srcLabel)
 }
 
 func (b *attemptBuf) add(r *AttemptRow) {
@@ -195,6 +200,7 @@ func (b *attemptBuf) add(r *AttemptRow) {
 	b.label.add(label)
 	b.scope.add(scope)
 	b.rule.add(rule)
+	b.addSource(a.SourceClassification)
 	b.local.add(local)
 	b.delay.add(finite(a.DelaySeconds))
 	b.top.add(r.Topic)
@@ -327,4 +333,20 @@ func appendSendKey(dst []byte, a *event.Attempt) []byte {
 	default:
 		return append(append(dst, "e:"...), a.EventID...)
 	}
+}
+
+// addSource fills the source-classification columns: the source's own
+// verdict and its reading in bounced's taxonomy.
+func (b *attemptBuf) addSource(sc *event.SourceClassification) {
+	var scheme, value, class, label string
+	if sc != nil {
+		scheme, value = sc.Scheme, sc.Value
+		if c, l, ok := classify.Crosswalk(sc.Scheme, sc.Value); ok {
+			class, label = string(c), string(l)
+		}
+	}
+	b.srcScheme.add(scheme)
+	b.srcValue.add(value)
+	b.srcClass.add(class)
+	b.srcLabel.add(label)
 }
