@@ -81,6 +81,7 @@ func classifyCmd(ctx context.Context, io IO, args []string) error {
 	fs := flags("classify", io)
 	eval := fs.String("eval", "", "measure accuracy on a labelled TSV corpus (the format of shared/corpus/classification.tsv)")
 	all := fs.Bool("all-rows", false, "with --eval: keep rows whose text gives the answer away (libsisimai.org/en/reason)")
+	asJSON := fs.Bool("json", false, "with --eval: print the report as one JSON document (overall, by source, leave-one-source-out, confusion, wrong rows)")
 	cfg, err := load(fs, args, io)
 	if err != nil {
 		return err
@@ -89,10 +90,13 @@ func classifyCmd(ctx context.Context, io IO, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *eval == "" && (*asJSON || *all) {
+		return fmt.Errorf("%w: --json and --all-rows need --eval FILE", ErrUsage)
+	}
 	if *eval != "" {
 		f, err := os.Open(*eval)
 		if err != nil {
-			return err
+			return fmt.Errorf("open corpus: %w", err)
 		}
 		defer f.Close()
 		var skip []func(classify.Row) bool
@@ -102,6 +106,9 @@ func classifyCmd(ctx context.Context, io IO, args []string) error {
 		rep, err := classify.Eval(c, f, skip...)
 		if err != nil {
 			return err
+		}
+		if *asJSON {
+			return rep.WriteJSON(io.Out)
 		}
 		return rep.Write(io.Out)
 	}
