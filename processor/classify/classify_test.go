@@ -55,7 +55,7 @@ func TestClassify(t *testing.T) {
 		{"microsoft ip reputation 4.7.650", Input{Code: 451, Enhanced: "4.7.650", Text: "host outlook-com.olc.protection.outlook.com[52.101.68.1] said: 451 4.7.650 The mail server [192.0.2.25] has been temporarily rate limited due to IP reputation."},
 			"provider.microsoft.banned_ip", event.SenderBlocked},
 		{"microsoft dmarc 5.7.509", Input{Code: 550, Enhanced: "5.7.509", Text: "550 5.7.509 Access denied, sending domain [EXAMPLE.JP] does not pass DMARC verification and has a DMARC policy of reject."},
-			"text.auth_failure", event.AuthFailure},
+			"provider.microsoft.code_5_7_509", event.AuthFailure},
 		{"yahoo no account", Input{Code: 554, Text: "554 delivery error: dd This user doesn't have a yahoo.com account (nobody@yahoo.com) [0] - mta1061.mail.ne1.yahoo.com"},
 			"provider.yahoo.no_account", event.MailboxUnknown},
 		{"yahoo tss04", Input{Code: 421, Enhanced: "4.7.0", Text: "421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes"},
@@ -117,8 +117,11 @@ func TestClassify(t *testing.T) {
 			"provider.mailru.rate", event.RateLimited},
 		{"yandex no such user under 5.7.1", Input{Text: "host mx.yandex.ru[77.88.21.249] said: 550 5.7.1 No such user! (in reply to RCPT TO command)"},
 			"provider.yandex.no_user", event.MailboxUnknown},
-		{"trap: no such user! elsewhere under 5.7.1 is soft", Input{Text: "550 5.7.1 No such user!"},
-			"text.user_unknown.policy_code", event.RecipientFiltered},
+		// Yandex's documented answer for an address that does not exist
+		// (yandex.com/support/mail/bounces): the explicit lookup wording
+		// outranks the odd 5.7.1, with or without Yandex's host names.
+		{"no such user! elsewhere under 5.7.1 is the lookup", Input{Text: "550 5.7.1 No such user!"},
+			"text.user_unknown.explicit", event.MailboxUnknown},
 		{"yandex spam", Input{Code: 554, Domain: "yandex.ru", Text: "554 5.7.1 [1] Message rejected under suspicion of SPAM; https://ya.cc/1IrBc 1665519620-lIqkcXR7PM"},
 			"provider.yandex.spam", event.SpamContent},
 		{"yandex mailbox size limit", Input{Code: 552, Domain: "ya.ru", Text: "552 5.2.2 Mailbox size limit exceeded"},
@@ -194,7 +197,7 @@ func TestClassify(t *testing.T) {
 		{"disabled recipient", Input{Text: "525 5.7.13 <neko@example.org>: Recipient address rejected: Disabled recipient address"},
 			"text.mailbox_inactive", event.MailboxInactive},
 		{"account closed", Input{Text: "550 <x@example.com>: Recipient address rejected: Account closed due to inactivity. No forwarding information is available."},
-			"text.mailbox_inactive", event.MailboxInactive},
+			"text.mailbox_inactivity", event.MailboxInactive},
 		{"moved", Input{Text: "550 5.1.6 address neko@cat.cat has been replaced by neko@example.jp"},
 			"text.mailbox_moved", event.MailboxMoved},
 		{"user unknown under 5.7.1 conflicts", Input{Text: "550 5.7.1 <x@sfr.fr>: Recipient address rejected: User unknown"},
@@ -215,8 +218,8 @@ func TestClassify(t *testing.T) {
 			"text.user_unknown.rcpt", event.MailboxUnknown},
 		{"qmail most progress was RCPT TO", Input{Text: "Sorry, no SMTP connection got far enough; most progress was RCPT TO response; remote host 192.0.2.32 said: 550 Unknown user kijitora@example.ne.jp . (#5.5.0)"},
 			"text.user_unknown.rcpt", event.MailboxUnknown},
-		{"postfix no valid recipients shows RCPT", Input{Text: "550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416 554 5.5.1 Error: no valid recipients"},
-			"text.user_unknown.rcpt", event.MailboxUnknown},
+		{"postfix no valid recipients: explicit wording under 5.5.0", Input{Text: "550 5.5.0 Adresse destinataire invalide. Invalid recipient. LPN007_416 554 5.5.1 Error: no valid recipients"},
+			"text.user_unknown.explicit", event.MailboxUnknown},
 		{"exchange 2003 unknown recipient", Input{Text: "Unknown Recipient"},
 			"text.user_unknown.lookup", event.MailboxUnknown},
 		{"yahoo dd through a relay", Input{Code: 554, Text: "192.0.2.123 554 delivery error: dd This user doesn't have a example.com account"},
@@ -267,7 +270,12 @@ func TestClassify(t *testing.T) {
 			"provider.cox.blocked", event.SenderBlocked},
 		{"orange service refuse at connect", Input{Text: "host smtp-in.orange.fr[193.252.22.65] refused to talk to me: 421 mwinf5c77 ME Service refuse. Veuillez essayer plus tard. Service refused, please try later. OFR_999 [999]"},
 			"provider.orange.blocked", event.SenderBlocked},
-		{"banner refused inside postfix suspension", Input{Text: "delivery temporarily suspended: host mfsmax.example.net[203.0.113.127] refused to talk to me: 421 Service not available, closing transmission channel"},
+		// RFC 5321 §3.8 / §4.2.3: "421 <domain> Service not available,
+		// closing transmission channel" is the server's own state; the
+		// banner names neither our IP nor a list nor a rate.
+		{"trap: 421 service not available banner is the remote's trouble", Input{Text: "delivery temporarily suspended: host mfsmax.example.net[203.0.113.127] refused to talk to me: 421 Service not available, closing transmission channel"},
+			"text.banner_refused.temporary", event.RemoteSystemError},
+		{"5xx banner refusal is about us", Input{Text: "host mx.example.net[203.0.113.127] refused to talk to me: 554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked"},
 			"text.banner_refused", event.SenderBlocked},
 		{"google groups non-member", Input{Text: "Hello x@example.jp, We're writing to let you know that the group you tried to contact (g) may not exist, or you may not have permission to post messages to the group. If you have questions related to this or any other Google Group, visit the Help Center at https://groups.google.com/support/."},
 			"provider.google.groups", event.SenderAddressRejected},
@@ -288,7 +296,70 @@ func TestClassify(t *testing.T) {
 		{"too many connections", Input{Text: "421 Too many connections"},
 			"text.rate_limited", event.RateLimited},
 		{"trap: try again later is not throttling", Input{Code: 421, Text: "421 Please try again later"},
-			"code.4xx", event.Unknown},
+			"code.421", event.RemoteSystemError},
+
+		// Issue 13: provider rules outrank generic text. Microsoft Learn,
+		// "Fix error code 451 4.7.500-699 (ASxxx) in Exchange Online" (the
+		// reply as quoted in gitlab.com/lightmeter/controlcenter#319):
+		// throttling of our IP, not the remote's "server busy" trouble.
+		{"issue13: exchange online 4.7.500 server busy is throttling", Input{Code: 451, Enhanced: "4.7.500", Text: "451 4.7.500 Server busy. Please try again later from [192.0.2.64]. (S77719) [FR2DEU01FT008.eop-deu01.prod.protection.outlook.com]"},
+			"provider.microsoft.code_throttled", event.RateLimited},
+		// Microsoft Learn, "Fix error code 5.7.708 in Exchange Online":
+		// Microsoft's own code beats the generic "Access denied" policy phrase.
+		{"issue13: exchange online 5.7.708 beats access denied", Input{Code: 550, Enhanced: "5.7.708", Text: "550 5.7.708 Service unavailable. Access denied, traffic not accepted from this IP."},
+			"provider.microsoft.code_banned", event.SenderBlocked},
+		// Issue 13: a 4xx at connect is the server's own state. RFC 5321
+		// §4.2.3/§3.8: "421 <domain> Service not available, closing
+		// transmission channel".
+		{"issue13: 421 service not available at connect is remote trouble", Input{Code: 421, Command: "CONNECT", Text: "421 mx.example.org Service not available, closing transmission channel"},
+			"stage.connect.temporary", event.RemoteSystemError},
+		{"issue13: 554 at connect is still about us", Input{Code: 554, Command: "CONNECT", Text: "554 mx.example.org"},
+			"stage.connect", event.SenderBlocked},
+		// Yahoo's postmaster error codes (postmaster.yahooinc.com/error-codes):
+		// a 421 at connect that names our IP and volume stays a block.
+		{"issue13: 421 at connect naming our ip and volume stays block", Input{Code: 421, Enhanced: "4.7.0", Command: "CONNECT", Text: "421 4.7.0 [TSS04] Messages from 192.0.2.1 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes"},
+			"provider.yahoo.deferred_volume", event.SenderBlocked},
+		// Issue 13: a quota counted per hour is a rate. cPanel's Exim
+		// (docs.cpanel.net, "max emails per hour"): "Domain x has exceeded
+		// the max emails per hour ... allowed".
+		{"issue13: emails per hour is a rate, not a full mailbox", Input{Code: 550, Text: "550 Domain example.org has exceeded the max emails per hour (250/250 (100%)) allowed.  Message discarded."},
+			"text.sending_quota", event.RateLimited},
+		{"issue13: quota exceeded per connection is a rate", Input{Code: 452, Text: "452 4.5.3 Quota exceeded: too many recipients per connection"},
+			"text.sending_quota", event.RateLimited},
+		// Issue 13: the X.7 catch-all is not for a bare temporary deferral.
+		// Microsoft Learn, "Fix error code 451 4.7.0 Temporary server error.
+		// Please try again later. PRX4 in Exchange Online".
+		{"issue13: 4.7.0 temporary server error is the remote's hiccup", Input{Code: 451, Enhanced: "4.7.0", Text: "451 4.7.0 Temporary server error. Please try again later. PRX4 [BN7NAM10FT012.eop-nam10.prod.protection.outlook.com]"},
+			"text.remote_system", event.RemoteSystemError},
+		// Google Workspace SMTP error reference (support.google.com/a/answer/3726730).
+		{"issue13: 4.7.0 try again later is a deferral, not policy", Input{Code: 421, Enhanced: "4.7.0", Text: "421 4.7.0 Try again later, closing connection."},
+			"text.greylisted", event.Greylisted},
+		{"issue13: 4.7.1 bare try again later is a deferral, not policy", Input{Code: 451, Enhanced: "4.7.1", Text: "451 4.7.1 Please try again later"},
+			"text.deferral_x_7", event.Greylisted},
+		// Issue 13: moved only with a new address. RFC 5321 §3.4: "551 User
+		// not local; please try <forward-path>".
+		{"issue13: 551 user not local with a forward path is moved", Input{Code: 551, Text: "551 User not local; please try <kijitora@example.org>"},
+			"text.mailbox_moved", event.MailboxMoved},
+		// PHPMailer-BMH's rule samples (voku/PHPMailer-BMH
+		// phpmailer-bmh_rules.php): "551 not our customer", no new address.
+		{"issue13: 551 not our customer without an address is unknown", Input{Code: 551, Text: "551 not our customer"},
+			"text.not_local", event.MailboxUnknown},
+		{"issue13: 5.1.6 says moved without a forwarding address", Input{Code: 551, Enhanced: "5.1.6", Text: "551 5.1.6 not our user"},
+			"text.mailbox_moved.enhanced", event.MailboxMoved},
+		// Issue 13: explicit lookup wording outranks an odd enhanced code or
+		// a 450 (PHPMailer-BMH rule samples; qmail rcptcheck patches answer
+		// "sorry, that recipient doesn't exist (#5.7.1)"; Sendmail's
+		// "553 5.3.0 ... Addressee unknown").
+		{"issue13: recipient doesn't exist under 5.7.1 is unknown", Input{Code: 550, Text: "550 sorry, that recipient doesn't exist (#5.7.1)"},
+			"text.user_unknown.explicit", event.MailboxUnknown},
+		{"issue13: addressee unknown under 5.3.0 is unknown", Input{Code: 553, Enhanced: "5.3.0", Text: "553 5.3.0 <x@example.org>... Addressee unknown, relay=[192.0.2.1]"},
+			"text.user_unknown.explicit", event.MailboxUnknown},
+		{"issue13: 450 user path no exist is unknown", Input{Code: 450, Text: "450 user path no exist"},
+			"text.user_unknown.explicit_temporary", event.MailboxUnknown},
+		{"trap: issue13 sendmail user unknown under 5.7.1 stays soft", Input{Code: 550, Enhanced: "5.7.1", Text: "550 5.7.1 <x@example.org>: Recipient address rejected: User unknown"},
+			"text.user_unknown.policy_code", event.RecipientFiltered},
+		{"trap: issue13 connection closed due to inactivity is not a mailbox", Input{Code: 421, Text: "421 4.4.2 mx.example.org Connection closed due to inactivity"},
+			"text.network", event.NetworkError},
 		{"trap: temporary failure says nothing more than 4xx", Input{Code: 450, Enhanced: "4.0.0", Text: "This message could not be delivered. 450 4.0.0 Temporary failure"},
 			"code.4xx", event.Unknown},
 		{"yahoo tss04 without host names", Input{Code: 421, Enhanced: "4.7.0", Text: "421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to unexpected volume or user complaints"},

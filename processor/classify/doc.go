@@ -34,20 +34,36 @@
 // SPEC §4 ranks the evidence; a rule's tier follows from the fields it sets,
 // so a rule cannot claim stronger evidence than it looks at:
 //
-//  1. provider: domains or fingerprints (Google, Microsoft, Yahoo, Apple, …)
-//  2. text: phrases or all
+//  1. provider: domains or fingerprints (Google, Microsoft, Yahoo, Apple,
+//     …), or only enhanced codes outside RFC 3463's registry (detail ≥ 100,
+//     Microsoft's 5.7.5xx–7xx and 4.7.5xx–6xx), which one provider alone
+//     sends. A provider's own wording or code beats any generic phrase:
+//     "451 4.7.500 Server busy" is Exchange Online throttling us, not the
+//     remote's trouble; "5.7.708 Access denied" is a banned IP, not policy.
+//  2. text: phrases or all, optionally narrowed by codes, enhanced codes
+//     or stage. The text names the cause; an enhanced code only narrows
+//     which rule of the text tier applies (see below).
 //  3. stage: command (a MAIL FROM rejection is about the sender; after DATA
-//     about the message)
+//     about the message; at CONNECT or HELO a 5xx or a 4.7.x is about our
+//     IP, any other 4xx is the server's own state, remote_system_error)
 //  4. enhanced: enhanced codes, with known provider deviations
-//  5. code: reply codes only, the weakest evidence
+//  5. code: reply codes only, the weakest evidence (421 alone is the
+//     server's own state, RFC 5321 §3.8)
 //
 // The first tier with a matching rule decides, and within a tier the first
-// matching rule in file order. Within the text tier the shipped file puts
-// the rules that blame the sender or the message before those that blame
-// the recipient, so a blocklist rejection worded "mailbox unavailable" or
-// carrying 5.1.1 is sender_blocked, never hard; and a sending "quota"
-// (Exchange SubmissionQuotaExceeded, "daily relay quota") is rate_limited
-// before the mailbox_full rule can see the word. Before the rules, outcome
+// matching rule in file order. Within the text tier the shipped file is
+// ordered: our own MTA; complaints and suppressions; the recipient's
+// mailbox closed for inactivity; blocklists and reputation; throttling
+// (any quota counted per hour, connection or queue is a rate, before the
+// mailbox_full rule can see "quota exceeded"); greylisting, auth, content,
+// size, relay, sender; the recipient's filter; mailbox full, inactive,
+// moved (only with a new address or X.1.6, else unknown); DNS; the
+// user-unknown ladder; expiry, network and remote-system wording; last
+// the generic policy phrases and a bare "try again later" under 4.7.x
+// (greylisted, never the X.7 catch-all's policy_violation). So rules that
+// blame the sender or the message come before those that blame the
+// recipient: a blocklist rejection worded "mailbox unavailable" or
+// carrying 5.1.1 is sender_blocked, never hard. Before the rules, outcome
 // delivered gives outcome.delivered and a source classification meaning a
 // complaint gives source.complaint; when nothing but a bare reply code (or
 // nothing at all) is known, outcome dropped gives outcome.dropped
@@ -89,7 +105,12 @@
 //   - "User unknown" wording is hard with corroboration: a reply that only a
 //     directory lookup produces (text.user_unknown), the RCPT TO stage
 //     (text.user_unknown.rcpt), or an X.1.x enhanced code
-//     (text.user_unknown.enhanced). After DATA (text.user_unknown.data), or
+//     (text.user_unknown.enhanced). A product's explicit lookup answer
+//     ("No such user", "User not exist", "Invalid recipient", "Addressee
+//     unknown", "recipient doesn't exist") is stronger than an odd
+//     enhanced code (5.7.x, 5.3.x, 5.5.x) or a 450 (text.user_unknown
+//     .explicit, .explicit_temporary); a 451 says the lookup failed and
+//     stays soft. After DATA (text.user_unknown.data), or
 //     under an X.2/X.3/X.7 code (text.user_unknown.conflicting,
 //     .policy_code), the recipient had been accepted or a policy spoke, so
 //     it is recipient_filtered (soft). The canonical wordings on their own

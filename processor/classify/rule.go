@@ -90,7 +90,7 @@ func (t Tier) String() string {
 // cannot claim stronger evidence than it actually looks at.
 func (r *Rule) Tier() Tier {
 	switch {
-	case len(r.Domains) > 0 || len(r.Fingerprints) > 0:
+	case len(r.Domains) > 0 || len(r.Fingerprints) > 0 || privateEnhanced(r.Enhanced):
 		return TierProvider
 	case len(r.Phrases) > 0 || len(r.All) > 0:
 		return TierText
@@ -100,6 +100,25 @@ func (r *Rule) Tier() Tier {
 		return TierEnhanced
 	}
 	return TierCode
+}
+
+// privateEnhanced reports whether every enhanced pattern names a detail
+// outside RFC 3463's registry (three digits, 100 and above: Microsoft's
+// 5.7.5xx-7xx, 4.7.5xx-6xx). Only one provider sends such a code, so it
+// identifies the provider like a fingerprint and its rule ranks with the
+// provider rules, above generic text ("Access denied" must not turn
+// 5.7.708 into a policy verdict).
+func privateEnhanced(list []string) bool {
+	if len(list) == 0 {
+		return false
+	}
+	for _, e := range list {
+		p, err := parseEnhancedPattern(e)
+		if err != nil || p[2] < 100 {
+			return false
+		}
+	}
+	return true
 }
 
 // file is the top level of a rules file.
