@@ -313,7 +313,10 @@ func TestClassify(t *testing.T) {
 		// transmission channel".
 		{"issue13: 421 service not available at connect is remote trouble", Input{Code: 421, Command: "CONNECT", Text: "421 mx.example.org Service not available, closing transmission channel"},
 			"stage.connect.temporary", event.RemoteSystemError},
-		{"issue13: 554 at connect is still about us", Input{Code: 554, Command: "CONNECT", Text: "554 mx.example.org"},
+		// RFC 5321 §3.1: "a 554 response MAY be given in the initial
+		// connection opening message instead of the 220" to refuse the
+		// client; §4.2.3 words it "554 No SMTP service here".
+		{"issue13: 554 at connect is still about us", Input{Code: 554, Command: "CONNECT", Text: "554 mx.example.org No SMTP service here"},
 			"stage.connect", event.SenderBlocked},
 		// Yahoo's postmaster error codes (postmaster.yahooinc.com/error-codes):
 		// a 421 at connect that names our IP and volume stays a block.
@@ -324,7 +327,10 @@ func TestClassify(t *testing.T) {
 		// the max emails per hour ... allowed".
 		{"issue13: emails per hour is a rate, not a full mailbox", Input{Code: 550, Text: "550 Domain example.org has exceeded the max emails per hour (250/250 (100%)) allowed.  Message discarded."},
 			"text.sending_quota", event.RateLimited},
-		{"issue13: quota exceeded per connection is a rate", Input{Code: 452, Text: "452 4.5.3 Quota exceeded: too many recipients per connection"},
+		// Momentum MTA manual, Appendix "Message Responses"
+		// (SparkPost/momentum-documentation): "452 4.5.3 Service
+		// unavailable, recipients per connection limit reached".
+		{"issue13: a per-connection limit is a rate", Input{Code: 452, Enhanced: "4.5.3", Text: "452 4.5.3 Service unavailable, recipients per connection limit reached"},
 			"text.sending_quota", event.RateLimited},
 		// Issue 13: the X.7 catch-all is not for a bare temporary deferral.
 		// Microsoft Learn, "Fix error code 451 4.7.0 Temporary server error.
@@ -334,7 +340,11 @@ func TestClassify(t *testing.T) {
 		// Google Workspace SMTP error reference (support.google.com/a/answer/3726730).
 		{"issue13: 4.7.0 try again later is a deferral, not policy", Input{Code: 421, Enhanced: "4.7.0", Text: "421 4.7.0 Try again later, closing connection."},
 			"text.greylisted", event.Greylisted},
-		{"issue13: 4.7.1 bare try again later is a deferral, not policy", Input{Code: 451, Enhanced: "4.7.1", Text: "451 4.7.1 Please try again later"},
+		// Rspamd's milter (rspamd/rspamd src/libserver/milter.h) answers
+		// its "soft reject" action, which greylisting and rate limits use,
+		// with RSPAMD_MILTER_RCODE_TEMPFAIL "451", XCODE "4.7.1" and
+		// RSPAMD_MILTER_TEMPFAIL_MESSAGE "Try again later".
+		{"issue13: rspamd 451 4.7.1 try again later is a deferral, not policy", Input{Code: 451, Enhanced: "4.7.1", Text: "451 4.7.1 Try again later"},
 			"text.deferral_x_7", event.Greylisted},
 		// Issue 13: moved only with a new address. RFC 5321 §3.4: "551 User
 		// not local; please try <forward-path>".
@@ -344,7 +354,10 @@ func TestClassify(t *testing.T) {
 		// phpmailer-bmh_rules.php): "551 not our customer", no new address.
 		{"issue13: 551 not our customer without an address is unknown", Input{Code: 551, Text: "551 not our customer"},
 			"text.not_local", event.MailboxUnknown},
-		{"issue13: 5.1.6 says moved without a forwarding address", Input{Code: 551, Enhanced: "5.1.6", Text: "551 5.1.6 not our user"},
+		// Postfix relocated(5) and trivial-rewrite resolve.c: "5.1.6 User
+		// has moved to new_location", where new_location is any contact
+		// information, here no e-mail address: X.1.6 keeps it moved.
+		{"issue13: postfix relocated 5.1.6 without an e-mail address is moved", Input{Code: 550, Enhanced: "5.1.6", Text: "550 5.1.6 <joe@example.org>: Recipient address rejected: User has moved to the Sales office, +1 555 0100"},
 			"text.mailbox_moved.enhanced", event.MailboxMoved},
 		// Issue 13: explicit lookup wording outranks an odd enhanced code or
 		// a 450 (PHPMailer-BMH rule samples; qmail rcptcheck patches answer
@@ -356,9 +369,16 @@ func TestClassify(t *testing.T) {
 			"text.user_unknown.explicit", event.MailboxUnknown},
 		{"issue13: 450 user path no exist is unknown", Input{Code: 450, Text: "450 user path no exist"},
 			"text.user_unknown.explicit_temporary", event.MailboxUnknown},
-		{"trap: issue13 sendmail user unknown under 5.7.1 stays soft", Input{Code: 550, Enhanced: "5.7.1", Text: "550 5.7.1 <x@example.org>: Recipient address rejected: User unknown"},
+		// Postfix access(5): an admin's "REJECT User unknown" in a
+		// check_recipient_access map is answered with
+		// access_map_reject_code (554) and the access map's 5.7.1: a
+		// policy table chose the words, not a directory lookup.
+		{"trap: issue13 postfix access map user unknown under 5.7.1 stays soft", Input{Code: 554, Enhanced: "5.7.1", Text: "554 5.7.1 <x@example.org>: Recipient address rejected: User unknown"},
 			"text.user_unknown.policy_code", event.RecipientFiltered},
-		{"trap: issue13 connection closed due to inactivity is not a mailbox", Input{Code: 421, Text: "421 4.4.2 mx.example.org Connection closed due to inactivity"},
+		// Postfix smtpd and postscreen (postscreen/postscreen_smtpd.c):
+		// "421 4.4.2 <myhostname> Error: timeout exceeded" ends an idle
+		// session: a session lost half-way, not the server's own state.
+		{"issue13: postfix idle session timeout is a network failure", Input{Code: 421, Enhanced: "4.4.2", Text: "421 4.4.2 mx.example.org Error: timeout exceeded"},
 			"text.network", event.NetworkError},
 		{"trap: temporary failure says nothing more than 4xx", Input{Code: 450, Enhanced: "4.0.0", Text: "This message could not be delivered. 450 4.0.0 Temporary failure"},
 			"code.4xx", event.Unknown},
