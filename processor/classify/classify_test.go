@@ -380,6 +380,15 @@ func TestClassify(t *testing.T) {
 		// session: a session lost half-way, not the server's own state.
 		{"issue13: postfix idle session timeout is a network failure", Input{Code: 421, Enhanced: "4.4.2", Text: "421 4.4.2 mx.example.org Error: timeout exceeded"},
 			"text.network", event.NetworkError},
+		// Yahoo's error-code page (senders.yahooinc.com): "VS1-IP Excessive
+		// unknown recipients - possible Open Relay" deprioritises the sender.
+		{"trap: a count of unknown recipients judges our sending, not the address", Input{Code: 451, Enhanced: "4.1.8", Text: "451 VS1-IP Excessive unknown recipients - possible Open Relay (#4.1.8)"},
+			"text.rate_limited", event.RateLimited},
+		// Gmail's SMTP error reference (support.google.com/a/answer/3726730):
+		// the recipient "is receiving email at a rate that prevents additional
+		// messages from being delivered", under 5.2.1 like a disabled account.
+		{"trap: a recipient receiving too fast is not a disabled mailbox", Input{Code: 550, Enhanced: "5.2.1", Text: "550 5.2.1 The user you are trying to contact is receiving email at a rate that prevents additional messages from being delivered."},
+			"text.rate_limited", event.RateLimited},
 		{"trap: temporary failure says nothing more than 4xx", Input{Code: 450, Enhanced: "4.0.0", Text: "This message could not be delivered. 450 4.0.0 Temporary failure"},
 			"code.4xx", event.Unknown},
 		{"yahoo tss04 without host names", Input{Code: 421, Enhanced: "4.7.0", Text: "421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to unexpected volume or user complaints"},
