@@ -371,6 +371,33 @@ func TestMigrateIsIdempotentAndVersioned(t *testing.T) {
 	}
 }
 
+// TestMigrateSideBySide: members that start together migrate one fresh
+// database at once; none fails on a statement another already ran (18.16
+// has no ADD COLUMN IF NOT EXISTS).
+func TestMigrateSideBySide(t *testing.T) {
+	ctx := context.Background()
+	addr, db := chtest.Database(t)
+	const members = 4
+	errs := make(chan error, members)
+	for range members {
+		go func() {
+			c, err := clickhouse.Open(ctx, clickhouse.Config{Addr: addr, Database: db}, testLogger(t))
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			_, err = c.Migrate(ctx)
+			errs <- err
+		}()
+	}
+	for range members {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 func TestInsertAttemptsExactCountsAndRollups(t *testing.T) {
 	c := open(t, clickhouse.Config{BatchSize: 700}) // several INSERTs per call
 	rs := rows("bounced.attempts", 3, 0, 5000)

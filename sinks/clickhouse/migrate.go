@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/bounced-dev/bounced/schemas"
 )
 
@@ -133,8 +135,10 @@ func splitStatements(sql string) []string {
 
 // Migrate applies, in version order, every embedded migration not yet recorded
 // in schema_migrations and meant for this server's version, and returns the
-// names it applied. Each statement is idempotent (IF NOT EXISTS), so a run
-// interrupted half-way is completed by the next one. Modern-only files skipped
+// names it applied. Each statement is idempotent (IF NOT EXISTS; an ADD
+// COLUMN whose column exists counts as done, see alreadyAdded), so a run
+// interrupted half-way is completed by the next one, and members that start
+// together migrate side by side. Modern-only files skipped
 // on an old server are applied after an upgrade.
 func (c *Client) Migrate(ctx context.Context) (applied []string, err error) {
 	ms, err := Migrations()
@@ -158,7 +162,7 @@ func (c *Client) Migrate(ctx context.Context) (applied []string, err error) {
 			continue
 		}
 		for i, stmt := range m.Statements {
-			if err := c.conn.Exec(ctx, stmt); err != nil {
+			if err := c.conn.Exec(ctx, stmt); err != nil && !alreadyAdded(stmt, err) {
 				return applied, fmt.Errorf("clickhouse migrate: %s statement %d: %w", m.Name, i+1, err)
 			}
 		}
@@ -221,4 +225,16 @@ func (c *Client) appliedVersions(ctx context.Context) (map[uint32]bool, error) {
 		return nil, fmt.Errorf("clickhouse migrate: read schema_migrations: %w", err)
 	}
 	return done, nil
+}
+
+// addColumn matches ALTER TABLE ... ADD COLUMN.
+var addColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+ADD\s+COLUMN\s`)
+
+// alreadyAdded reports whether err only says that the column stmt adds is
+// there already: 18.16 has no ADD COLUMN IF NOT EXISTS, and another member
+// migrating at the same time, or a run cut short after the statement,
+// added it.
+func alreadyAdded(stmt string, err error) bool {
+	var exc *ch.Exception
+	return addColumn.MatchString(stmt) && errors.As(err, &exc) && exc.Code == 44 && strings.Contains(exc.Message, "already exists")
 }
