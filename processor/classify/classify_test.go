@@ -380,9 +380,12 @@ func TestClassify(t *testing.T) {
 		// session: a session lost half-way, not the server's own state.
 		{"issue13: postfix idle session timeout is a network failure", Input{Code: 421, Enhanced: "4.4.2", Text: "421 4.4.2 mx.example.org Error: timeout exceeded"},
 			"text.network", event.NetworkError},
-		// Yahoo's error-code page (senders.yahooinc.com): "VS1-IP Excessive
-		// unknown recipients - possible Open Relay" deprioritises the sender.
+		// Yahoo's error-code page (help.yahoo.com SLN3444): "VS1-IP Excessive
+		// unknown recipients - possible Open Relay" deprioritises the sender;
+		// Yahoo's own VS code names our IP, so it is a block of our sending.
 		{"trap: a count of unknown recipients judges our sending, not the address", Input{Code: 451, Enhanced: "4.1.8", Text: "451 VS1-IP Excessive unknown recipients - possible Open Relay (#4.1.8)"},
+			"provider.yahoo.vs_code", event.SenderBlocked},
+		{"trap: a count of unknown recipients without yahoo's code is a rate", Input{Code: 451, Enhanced: "4.1.8", Text: "451 Excessive unknown recipients - possible Open Relay (#4.1.8)"},
 			"text.rate_limited", event.RateLimited},
 		// Gmail's SMTP error reference (support.google.com/a/answer/3726730):
 		// the recipient "is receiving email at a rate that prevents additional
@@ -516,6 +519,86 @@ func TestClassify(t *testing.T) {
 			"text.user_unknown", event.MailboxUnknown},
 		{"expired keeps a block", Input{Outcome: event.Expired, Text: "421 4.7.0 [TSS04] Messages from 192.0.2.25 temporarily deferred due to unexpected volume or user complaints - 4.16.55.1; see https://postmaster.yahooinc.com/error-codes"},
 			"provider.yahoo.deferred_volume", event.SenderBlocked},
+		// Issue 13, evidence: Exchange Online's own 5.7.5xx codes keep the
+		// meaning the NDR table gives each (learn.microsoft.com, "Email
+		// non-delivery reports in Exchange Online").
+		{"evidence: exchange online 5.7.504 recipient not valid", Input{Enhanced: "5.7.504", Text: "[user@example.com]: Recipient address rejected: Access denied"},
+			"provider.microsoft.code_recipient_invalid", event.MailboxUnknown},
+		{"evidence: exchange online 5.7.505 banned recipient is not valid", Input{Enhanced: "5.7.505", Text: "Access denied, banned recipient"},
+			"provider.microsoft.code_recipient_invalid", event.MailboxUnknown},
+		{"evidence: exchange online 5.7.506 bad helo", Input{Enhanced: "5.7.506", Text: "Access Denied, Bad HELO"},
+			"provider.microsoft.code_bad_helo", event.SenderConfig},
+		{"evidence: exchange online 5.7.508 ipv6 range limit", Input{Enhanced: "5.7.508", Text: "Access denied, [192.0.2.1] has exceeded permitted limits within 2001:db8::/64 range"},
+			"provider.microsoft.code_ipv6_limit", event.RateLimited},
+		{"evidence: exchange online 5.7.510 no email over ipv6", Input{Enhanced: "5.7.510", Text: "Access denied, [example.com] does not accept email over IPv6"},
+			"provider.microsoft.code_ipv6_refused", event.PolicyViolation},
+		{"evidence: exchange online 5.7.512 rfc 5322 from", Input{Enhanced: "5.7.512", Text: "Access denied, message must be RFC 5322 section 3.6.2 compliant"},
+			"provider.microsoft.code_rfc5322", event.ContentRejected},
+		{"evidence: exchange online 5.7.507 rejected by recipient's organization", Input{Enhanced: "5.7.507", Text: "Access denied, rejected by recipient"},
+			"provider.microsoft.code_banned", event.SenderBlocked},
+		// Same table: 4.7.500-699 "Access denied, please try again later" and
+		// 4.7.850-899 are suspicious activity, sending temporarily restricted.
+		{"evidence: exchange online 4.7.500 access denied is a temporary ban", Input{Enhanced: "4.7.500", Text: "Access denied, please try again later"},
+			"provider.microsoft.code_suspicious_access_denied", event.SenderBlocked},
+		{"evidence: exchange online 4.7.850 suspicious ip", Input{Enhanced: "4.7.850", Text: "Access denied, please try again later"},
+			"provider.microsoft.code_suspicious_access_denied", event.SenderBlocked},
+		// Same table: destination TLS, DANE and DNSSEC failures, labelled as
+		// the corpus labels "Remote server does not support TLS".
+		{"evidence: exchange online 5.7.321 starttls not supported", Input{Enhanced: "5.7.321", Text: "starttls-not-supported: Destination mail server must support TLS to receive mail."},
+			"provider.microsoft.code_tls", event.SenderConfig},
+		{"trap: exchange online 4.7.500 server busy stays throttling, access denied does not", Input{Code: 451, Enhanced: "4.7.500", Text: "451 4.7.500 Server busy. Please try again later from [192.0.2.64]. (AS750)"},
+			"provider.microsoft.code_throttled", event.RateLimited},
+		{"evidence: exchange online 5.7.323 dane", Input{Enhanced: "5.7.323", Text: "tlsa-invalid: The domain failed DANE validation."},
+			"provider.microsoft.code_tls", event.SenderConfig},
+		// Same table: recipients restricted to internal or listed senders,
+		// labelled as the corpus labels RESOLVER.RST.AuthRequired.
+		{"evidence: exchange online 5.7.133 group restriction", Input{Enhanced: "5.7.133", Text: "Sender not authenticated for group"},
+			"provider.microsoft.code_restricted_recipient", event.PolicyViolation},
+		{"evidence: exchange online 5.7.136 mail user restriction", Input{Enhanced: "5.7.136", Text: "Sender was not authenticated"},
+			"provider.microsoft.code_restricted_recipient", event.PolicyViolation},
+		{"evidence: exchange online 5.7.124 allowed-senders list", Input{Enhanced: "5.7.124", Text: "Sender not in allowed-senders list"},
+			"provider.microsoft.code_restricted_recipient", event.PolicyViolation},
+		{"evidence: exchange 5.7.12 by organization is a restriction, not our config", Input{Enhanced: "5.7.12", Text: "Sender was not authenticated by organization"},
+			"text.recipient_restricted", event.PolicyViolation},
+		// Same table, wording shared beyond Exchange.
+		{"evidence: exchange 4.3.2 recipient thread limit is a rate", Input{Code: 432, Enhanced: "4.3.2", Text: "STOREDRV.Deliver; recipient thread limit exceeded"},
+			"text.rate_limited", event.RateLimited},
+		{"evidence: exchange 5.0.350 header too long", Input{Enhanced: "5.0.350", Text: "x-dg-ref header is too long"},
+			"text.content_format", event.ContentRejected},
+		{"evidence: exchange 5.1.8 bad outbound sender", Input{Enhanced: "5.1.8", Text: "Access denied, bad outbound sender"},
+			"text.reputation", event.SenderBlocked},
+		// Gmail SMTP errors and codes (support.google.com/a/answer/3726730):
+		// a rate limit or block that names its cause takes the cause.
+		{"evidence: gmail rate limited without tls is our config", Input{Code: 421, Enhanced: "4.7.29", Text: "Your email has been rate limited because you're not using a TLS connection. Gmail requires all bulk email senders to use TLS/SSL for SMTP connections."},
+			"provider.google.tls", event.SenderConfig},
+		{"evidence: gmail missing dmarc record is our config", Input{Code: 550, Enhanced: "5.7.40", Text: "Your message was blocked because the sending domain doesn't have a DMARC record or the DMARC record doesn't specify a DMARC policy. Gmail requires all bulk email senders to authenticate with DMARC."},
+			"provider.google.dmarc_record", event.SenderConfig},
+		{"evidence: gmail rate limited because spf did not pass is auth", Input{Code: 421, Enhanced: "4.7.27", Text: "Your email has been rate limited because SPF authentication didn't pass for this message. Gmail requires all bulk email senders to authenticate their email with SPF."},
+			"provider.google.auth", event.AuthFailure},
+		{"evidence: gmail ptr, contracted wording", Input{Code: 451, Enhanced: "4.7.23", Text: "The sending IP address for this message doesn't have a PTR record, or the PTR record's forward DNS entry doesn't match the sending IP address. Gmail requires all senders to have a PTR record."},
+			"provider.google.ptr", event.SenderConfig},
+		// Haraka (haraka/Haraka): connection.js's relay denial and default
+		// DENY after DATA; plugins/data.signatures.js,
+		// rcpt_to.host_list_base.js and queue/smtp_forward.js.
+		{"evidence: haraka relay denied", Input{Code: 550, Text: "I cannot deliver mail for <user@example.com>"},
+			"text.relay_denied", event.RelayDenied},
+		{"evidence: haraka message denied", Input{Code: 554, Text: "Message denied"},
+			"text.message_denied", event.ContentRejected},
+		{"trap: message denied by policy stays policy", Input{Code: 554, Text: "554 5.7.1 Message denied by policy"},
+			"text.policy", event.PolicyViolation},
+		{"evidence: haraka spam signature", Input{Code: 550, Text: "Mail matches a known spam signature"},
+			"text.spam", event.SpamContent},
+		{"evidence: haraka mail from domain not allowed", Input{Code: 550, Text: "Mail from domain 'example.org' is not allowed from your host"},
+			"text.sender_address", event.SenderAddressRejected},
+		{"evidence: haraka spoofed mail from", Input{Code: 550, Text: "Spoofed MAIL FROM"},
+			"text.sender_address", event.SenderAddressRejected},
+		// Yahoo, help.yahoo.com SLN3444: "553 VS99-IP1 deferred", the SMTP
+		// connection was rejected. "VS10-RT ... deactivated due to abuse" is
+		// the recipient's account (PHPMailer-BMH rule 0196) and not taken.
+		{"evidence: yahoo vs99-ip1 refuses our connection", Input{Code: 553, Text: "VS99-IP1 deferred"},
+			"provider.yahoo.vs_code", event.SenderBlocked},
+		{"trap: yahoo vs10-rt is not a block of our ip", Input{Code: 553, Enhanced: "5.1.1", Text: "553 VS10-RT Possible forgery or deactivated due to abuse (#5.1.1) 111.111.111.211"},
+			"text.mailbox_inactive", event.MailboxInactive},
 		{"sendgrid spamreport", Input{SourceScheme: "sendgrid.event", SourceValue: "spamreport"},
 			RuleComplaint, event.LabelComplaint},
 		{"ses complaint", Input{SourceScheme: "ses.notificationType", SourceValue: "Complaint"},

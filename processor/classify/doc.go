@@ -39,7 +39,10 @@
 //     Microsoft's 5.7.5xx–7xx and 4.7.5xx–6xx), which one provider alone
 //     sends. A provider's own wording or code beats any generic phrase:
 //     "451 4.7.500 Server busy" is Exchange Online throttling us, not the
-//     remote's trouble; "5.7.708 Access denied" is a banned IP, not policy.
+//     remote's trouble; "5.7.708 Access denied" is a banned IP, not policy;
+//     each Exchange Online 5.7.5xx keeps the cause Microsoft's NDR table
+//     gives it (5.7.504/505 invalid recipient, 5.7.506 bad HELO, 5.7.508
+//     IPv6 rate, 5.7.512 no valid From), whatever "Access denied" says.
 //  2. text: phrases or all, optionally narrowed by codes, enhanced codes
 //     or stage. The text names the cause; an enhanced code only narrows
 //     which rule of the text tier applies (see below).
@@ -59,8 +62,10 @@
 // size, relay, sender; the recipient's filter; mailbox full, inactive,
 // moved (only with a new address or X.1.6, else unknown); DNS; the
 // user-unknown ladder; expiry, network and remote-system wording; last
-// the generic policy phrases and a bare "try again later" under 4.7.x
-// (greylisted, never the X.7 catch-all's policy_violation). So rules that
+// the generic policy phrases, a bare "message denied" (content_rejected:
+// Haraka's default refusal after DATA; "denied by policy" stays a policy)
+// and a bare "try again later" under 4.7.x (greylisted, never the X.7
+// catch-all's policy_violation). So rules that
 // blame the sender or the message come before those that blame the
 // recipient: a blocklist rejection worded "mailbox unavailable" or
 // carrying 5.1.1 is sender_blocked, never hard. Before the rules, outcome
@@ -123,8 +128,9 @@
 //     "Host not found, try again") and every failure of our own MTA
 //     (local: true rules) is transport, soft.
 //   - Provider rules encode the providers' documented deviations (Exchange
-//     Online 5.4.1 = recipient unknown, Gmail 5.2.1 = disabled or receiving
-//     too fast by its text), so they rank above everything else.
+//     Online 5.4.1 and 5.7.504/505 = recipient unknown, Gmail 5.2.1 =
+//     disabled or receiving too fast by its text), so they rank above
+//     everything else.
 //
 // # Matching cost
 //
