@@ -599,6 +599,43 @@ func TestClassify(t *testing.T) {
 			"provider.yahoo.vs_code", event.SenderBlocked},
 		{"trap: yahoo vs10-rt is not a block of our ip", Input{Code: 553, Enhanced: "5.1.1", Text: "553 VS10-RT Possible forgery or deactivated due to abuse (#5.1.1) 111.111.111.211"},
 			"text.mailbox_inactive", event.MailboxInactive},
+		// Issue 13, labels within the class. Sendmail's fixed wordings for
+		// its delivery agents' exit codes (sendmail/src/sysexits.c SysExMsg:
+		// EX_CANTCREAT ":550 Can't create output", EX_OSFILE ":554 System
+		// file missing"; the leading colon appends strerror) and the errno
+		// string it appends to "Deferred" (EX_TEMPFAIL) or to deliver.c's
+		// "cannot open %s: %s" name the receiving host's own failure.
+		{"evidence: sendmail ex_cantcreat is the remote system", Input{Text: "\"|/usr/local/bin/mailfilt -u #dkms\" (reason: Can't create output) (expanded from: <x@example.org>)"},
+			"text.remote_system", event.RemoteSystemError},
+		{"evidence: sendmail ex_osfile is the remote system", Input{Code: 554, Text: "554 5.3.0 <x@example.org>... System file missing"},
+			"text.remote_system", event.RemoteSystemError},
+		{"evidence: sendmail deferred with an errno is the remote system", Input{Text: "x@example.org... Deferred: No such file or directory"},
+			"text.remote_system", event.RemoteSystemError},
+		// Same table: EX_UNAVAILABLE " 554 Service unavailable" ends any 554
+		// Sendmail sends (a full mailbox, a blocklist), so it names no cause.
+		{"trap: sendmail's bare service unavailable names no cause", Input{Code: 554, Text: "554 5.0.0 Service unavailable"},
+			"code.5xx", event.Unknown},
+		// RFC 5321 4.2.3: "421 <domain> Service not available, closing
+		// transmission channel" is the server's own state; so is a service
+		// the server calls currently unavailable, whatever the code.
+		{"evidence: service currently unavailable is the remote system", Input{Code: 554, Text: "Failed to send to identified host, x@example.org: [192.0.2.2], 554 Service currently unavailable"},
+			"text.remote_system", event.RemoteSystemError},
+		// RFC 3464 2.3.3: Action "delayed" means the MTA "will continue to
+		// attempt" delivery; a delay notice that names no cause of its own
+		// is labelled as the other delay wordings ("has been delayed").
+		{"evidence: delay notice without a cause", Input{Enhanced: "4.4.0", Text: "This is only a notification about a delay in the delivery of your message. There is no need to resend your message at this time. Action: Delayed - The server will continue trying for up to 21 hours. other or undefined network or routing status"},
+			"text.expired", event.LabelExpired},
+		{"trap: delay notice naming a full mailbox keeps it", Input{Text: "This is only a notification about a delay in the delivery of your message. 452 4.2.2 <x@example.org>: Mailbox full"},
+			"text.mailbox_full", event.MailboxFull},
+		// RFC 4954 6: 5.7.8 and 5.7.9 are AUTH replies ("535 5.7.8
+		// Authentication credentials invalid", "534 5.7.9 Authentication
+		// mechanism is too weak"). On a refusal of a message the code is the
+		// X.7 policy catch-all: Yahoo, help.yahoo.com SLN7253, "554 5.7.9
+		// Message not accepted for policy reasons".
+		{"evidence: 5.7.9 refusing a message is policy, not auth", Input{Code: 550, Enhanced: "5.7.9", Text: "550 5.7.9 Rejected"},
+			"enhanced.x.7.9.refusal", event.PolicyViolation},
+		{"trap: 535 5.7.8 stays an auth reply", Input{Code: 535, Enhanced: "5.7.8"},
+			"enhanced.x.7.8", event.SenderConfig},
 		{"sendgrid spamreport", Input{SourceScheme: "sendgrid.event", SourceValue: "spamreport"},
 			RuleComplaint, event.LabelComplaint},
 		{"ses complaint", Input{SourceScheme: "ses.notificationType", SourceValue: "Complaint"},

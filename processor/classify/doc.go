@@ -49,7 +49,10 @@
 //  3. stage: command (a MAIL FROM rejection is about the sender; after DATA
 //     about the message; at CONNECT or HELO a 5xx or a 4.7.x is about our
 //     IP, any other 4xx is the server's own state, remote_system_error)
-//  4. enhanced: enhanced codes, with known provider deviations
+//  4. enhanced: enhanced codes, with known provider deviations and
+//     narrowed by reply code where RFCs reuse a code: RFC 4954's 5.7.8
+//     and 5.7.9 mean an AUTH failure only in a reply to AUTH; on a 550 or
+//     554 refusal of a message they are the X.7 policy catch-all
 //  5. code: reply codes only, the weakest evidence (421 alone is the
 //     server's own state, RFC 5321 §3.8)
 //

@@ -41,7 +41,7 @@ func TestEvalCorpus(t *testing.T) {
 	// The issue's targets are class >= 0.95, label >= 0.90 and false-hard
 	// <= 0.005 (issue 13: class >= 0.97, label >= 0.92). The floors sit just
 	// under what the rules reach without string-specific rules (795/827
-	// class, 755/827 label, 1 false hard).
+	// class, 761/827 label, 1 false hard).
 	// The rows left wrong are pairs with the same text and opposite labels
 	// (Sisimai decided them from the DSN's SMTP command, which the text
 	// does not carry; BMH files the same Exchange text under two labels),
@@ -54,8 +54,8 @@ func TestEvalCorpus(t *testing.T) {
 	if got := rep.ClassAccuracy(); got < 0.96 {
 		t.Errorf("class accuracy %.3f below floor 0.96 (issue target 0.95)", got)
 	}
-	if got := rep.LabelAccuracy(); got < 0.91 {
-		t.Errorf("label accuracy %.3f below floor 0.91 (issue target 0.90)", got)
+	if got := rep.LabelAccuracy(); got < 0.92 {
+		t.Errorf("label accuracy %.3f below floor 0.92 (issue target 0.90; issue 13: 0.92)", got)
 	}
 	if got := rep.FalseHardRate(); got > 0.005 {
 		t.Errorf("false-hard rate %.4f above the issue's ceiling 0.005", got)
