@@ -22,12 +22,16 @@ const (
 	Bounced   Outcome = "bounced"
 	Expired   Outcome = "expired"
 	Dropped   Outcome = "dropped"
+	// Complaint is a spam report about a message that was delivered (an
+	// ARF feedback report, an ESP's spam complaint). It is not an attempt
+	// and not a delivery: it never counts as a send, never resets a streak.
+	Complaint Outcome = "complaint"
 )
 
 // Valid reports whether o is one of the outcomes SPEC §2 defines.
 func (o Outcome) Valid() bool {
 	switch o {
-	case Delivered, Deferred, Bounced, Expired, Dropped:
+	case Delivered, Deferred, Bounced, Expired, Dropped, Complaint:
 		return true
 	}
 	return false
@@ -151,7 +155,7 @@ var (
 func (a *Attempt) Check() error {
 	switch {
 	case !a.Outcome.Valid():
-		return fmt.Errorf("outcome %q is not one of delivered, deferred, bounced, expired, dropped", a.Outcome)
+		return fmt.Errorf("outcome %q is not one of delivered, deferred, bounced, expired, dropped, complaint", a.Outcome)
 	case a.RecipientNorm == "":
 		return errors.New("no recipient_norm")
 	case a.OccurredAt.Before(minTime) || !a.OccurredAt.Before(maxTime):

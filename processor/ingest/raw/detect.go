@@ -13,6 +13,8 @@ const (
 	FormatPostfix   = "postfix"
 	FormatExim      = "exim"
 	FormatPMTA      = "pmta"
+	FormatPostal    = "postal"
+	FormatMail      = "mail"
 )
 
 // Detect names the format of rec's payload, or "" when it is none that
@@ -46,6 +48,7 @@ const (
 //	pmta       a CSV line whose first field is d, b, t, tq, r, f, rb or rs, or the header "type,<name>"
 //	postfix    "<hex queue id, 6+>: ", or "<long queue id>: " (10+ characters of Postfix's base-52
 //	           alphabet, then the 'z' that separates time from inode, then more)
+//	mail       an RFC 5322 message (see IsMail): a bounce mail or complaint report from `bounced mail`
 //
 // The rules are disjoint for the samples in testdata; the order only
 // matters for made-up records that satisfy two of them.
@@ -78,6 +81,8 @@ func Detect(rec Record) string {
 		return FormatPMTA
 	case isPostfixQueueLine(p):
 		return FormatPostfix
+	case IsMail(p):
+		return FormatMail
 	}
 	return ""
 }
