@@ -38,6 +38,7 @@ type Suppressions interface {
 //	GET /v1/dashboard/suppressions    recent suppression records
 //	GET /v1/dashboard/filters         campaigns and domains with sends in the range
 //	GET /debug/pprof/                 Go's runtime profiles, only WithPprof(true) (http.pprof)
+//	POST /v1/intake/{source}          provider webhooks, only WithIntake (intake.enabled); never http.token
 //	POST /dashboard/login             the dashboard's sign-in form, only WithToken
 //
 // With WithToken every path but /healthz, /readyz and /metrics requires
@@ -105,19 +106,29 @@ func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, lo
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"address": norm, "suppressed": rec.Status == event.StatusSuppressed, "record": rec})
 	})
-	return withRequestID(logRequests(acc.guard(mux), log))
+	var h http.Handler = acc.guard(mux)
+	if o.intake != nil {
+		// Providers cannot send our bearer token: the intake endpoints
+		// check each provider's own signature instead (package intake).
+		root := http.NewServeMux()
+		root.Handle("/v1/intake/", o.intake)
+		root.Handle("/", h)
+		h = root
+	}
+	return withRequestID(logRequests(h, log))
 }
 
 // Option configures Handler.
 type Option func(*options)
 
 type options struct {
-	ch    *clickhouse.Client
-	now   func() time.Time
-	pprof bool
-	token string
-	limit int
-	wait  time.Duration
+	ch     *clickhouse.Client
+	now    func() time.Time
+	pprof  bool
+	token  string
+	limit  int
+	wait   time.Duration
+	intake http.Handler
 }
 
 // Dashboard concurrency defaults (WithDashboardLimit).
@@ -129,6 +140,11 @@ const (
 	// slot before it gets 503; a page's few requests queue within it.
 	DefaultDashboardWait = 3 * time.Second
 )
+
+// WithIntake serves the webhook intake (POST /v1/intake/{source}, package
+// intake) on the same server. Those paths do not take http.token: each
+// provider's request is authenticated by its own signature or credentials.
+func WithIntake(h http.Handler) Option { return func(o *options) { o.intake = h } }
 
 // WithToken requires token (http.token) on every endpoint but /healthz,
 // /readyz and /metrics. Empty leaves them all open.

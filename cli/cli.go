@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"version":  {"print the version", versionCmd},
 		"broker":   {"run the embedded Kafka broker alone (persisted under data_dir) for members and clients to share", brokerCmd},
 		"report":   {"bounce rates and top reasons per campaign, domain or send hour, from ClickHouse", reportCmd},
+		"mail":     {"produce one bounce mail or complaint report (RFC 5322, on stdin) to the input topic; for an MTA's pipe", mailCmd},
 	}
 }
 
@@ -71,6 +72,10 @@ func Main(ctx context.Context, args []string, io IO) int {
 			return 0
 		}
 		fmt.Fprintf(io.Err, "bounced %s: %v\n", args[0], err)
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
 		if errors.Is(err, ErrUsage) {
 			return 2
 		}

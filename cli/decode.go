@@ -23,7 +23,7 @@ import (
 // them. Correlation (Postfix queue ids) works across the lines it reads.
 func decodeCmd(ctx context.Context, io IO, args []string) error {
 	fs := flags("decode", io)
-	format := fs.String("format", ingest.FormatAuto, "input format: auto, canonical, postfix, exim, pmta, kumomta, ses, sendgrid, mailgun, postmark")
+	format := fs.String("format", ingest.FormatAuto, "input format: auto, canonical, postfix, exim, pmta, kumomta, ses, sendgrid, mailgun, postmark, postal, mail (one message per input)")
 	skips := fs.Bool("skips", false, "also print a line for each record that is not a delivery attempt")
 	allowErrors := fs.Bool("allow-errors", false, "exit 0 even when lines fail to decode (each failure is still printed as an error object)")
 	attempts := fs.Bool("attempts", false, "instead: print the records of the attempts topic (on kafka.brokers, or a running member's embedded broker) as JSON lines")
@@ -77,9 +77,13 @@ func decodeCmd(ctx context.Context, io IO, args []string) error {
 	if limit <= 0 {
 		limit = ingest.DefaultMaxRecordBytes
 	}
-	lr := newLineReader(in, limit)
 	enc := json.NewEncoder(io.Out)
 	enc.SetEscapeHTML(false)
+	br := bufio.NewReaderSize(in, 64<<10)
+	if *format == raw.FormatMail || *format == ingest.FormatAuto && isMailInput(br) {
+		return decodeMail(br, limit, sess, enc, io, *skips, *allowErrors)
+	}
+	lr := newLineReader(br, limit)
 	var lines, events, failed int
 	skipped := map[string]int{}
 	now := time.Now()
@@ -137,6 +141,53 @@ func decodeCmd(ctx context.Context, io IO, args []string) error {
 	fmt.Fprintf(io.Err, "bounced decode: %d lines, %d events, %d errors, %d skipped (%s)\n", lines, events, failed, total(skipped), strings.Join(parts, ", "))
 	if failed > 0 && !*allowErrors {
 		return fmt.Errorf("%d of %d lines failed to decode (the error objects above say why; --allow-errors exits 0)", failed, lines)
+	}
+	return nil
+}
+
+// isMailInput reports whether the input starts like an RFC 5322 message
+// (a bounce mail saved to a file): then it is one record, not lines.
+func isMailInput(br *bufio.Reader) bool {
+	head, _ := br.Peek(64 << 10)
+	return raw.IsMail(bytes.TrimLeft(head, " \t\r\n"))
+}
+
+// decodeMail decodes the whole input as one message, as stage 1 decodes a
+// record `bounced mail` produced.
+func decodeMail(in stdio.Reader, limit int, sess *ingest.Session, enc *json.Encoder, io IO, skips, allowErrors bool) error {
+	msg, size, err := readMail(in, limit)
+	if err != nil {
+		return err
+	}
+	if size > len(msg) {
+		fmt.Fprintf(io.Err, "bounced decode: the message is %d bytes; decoding its first %d, as bounced mail would produce it\n", size, len(msg))
+	}
+	atts, skip, err := sess.Decode(msg, time.Now())
+	for i := range atts {
+		if err := enc.Encode(&atts[i]); err != nil {
+			return err
+		}
+	}
+	if skip != "" && skips {
+		_ = enc.Encode(map[string]any{"skipped": skip})
+	}
+	failed := 0
+	if err != nil {
+		failed = 1
+		reason := "invalid"
+		var re *raw.Error
+		if errors.As(err, &re) {
+			reason = re.Reason
+		}
+		_ = enc.Encode(map[string]any{"error": err.Error(), "reason": reason})
+	}
+	skipped := ""
+	if skip != "" {
+		skipped = " (" + skip + ")"
+	}
+	fmt.Fprintf(io.Err, "bounced decode: 1 message, %d events, %d errors, skipped: %t%s\n", len(atts), failed, skip != "", skipped)
+	if failed > 0 && !allowErrors {
+		return errors.New("the message failed to decode (the error object above says why; --allow-errors exits 0)")
 	}
 	return nil
 }

@@ -31,6 +31,22 @@ const HeaderControl = "bounced-control"
 // produced again after a crash are recognised and skipped.
 const HeaderSource = "bounced.src"
 
+// HeaderIntake names where bounced itself received an input record: the
+// webhook endpoint ("ses", "sendgrid", "mailgun", "postmark", "postal") of
+// `bounced intake`, or "mail" for `bounced mail`. Records from shippers
+// carry none. HeaderIntakeSize, on a mail that had to be cut to fit the
+// topic, is its size before the cut.
+const (
+	HeaderIntake     = "bounced.intake"
+	HeaderIntakeSize = "bounced.intake.original_size"
+)
+
+// IntakeMessage is the input record of a body bounced received itself: the
+// body unchanged, no key (stage 1 is not keyed), a header naming source.
+func IntakeMessage(topic, source string, body []byte) kafka.Message {
+	return kafka.Message{Topic: topic, Value: body, Headers: []kafka.Header{{Key: HeaderIntake, Value: []byte(source)}}}
+}
+
 // Dead-letter headers. The value of a dead-letter record is the original
 // record, cut at DLQMaxBytes.
 const (
