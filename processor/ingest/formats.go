@@ -40,6 +40,7 @@ func adapters(cfg Config) map[string]func() Adapter {
 		raw.FormatSendGrid: func() Adapter { return esp.NewSendGrid(cfg.ESP) },
 		raw.FormatMailgun:  func() Adapter { return esp.NewMailgun(cfg.ESP) },
 		raw.FormatPostmark: func() Adapter { return esp.NewPostmark(cfg.ESP) },
+		raw.FormatPostal:   func() Adapter { return esp.NewPostal(cfg.ESP) },
 	}
 }
 

@@ -24,3 +24,4 @@ func BenchmarkDecodeSES(b *testing.B)      { benchDecode(b, KindSES, "ses_bounce
 func BenchmarkDecodeSendGrid(b *testing.B) { benchDecode(b, KindSendGrid, "sendgrid_gist_batch") }
 func BenchmarkDecodeMailgun(b *testing.B)  { benchDecode(b, KindMailgun, "mailgun_failed_permanent") }
 func BenchmarkDecodePostmark(b *testing.B) { benchDecode(b, KindPostmark, "postmark_bounce") }
+func BenchmarkDecodePostal(b *testing.B)   { benchDecode(b, KindPostal, "postal_failed_smtp") }

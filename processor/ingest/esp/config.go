@@ -6,19 +6,20 @@ import (
 )
 
 // Config tunes how the ESP decoders find a message's campaign. The zero value
-// is valid; every field's default is in its comment. One Config serves all
-// four providers: campaign conventions belong to the sender, not to the ESP.
+// is valid; every field's default is in its comment. One Config serves every
+// provider: campaign conventions belong to the sender, not to the ESP.
 type Config struct {
 	// CampaignKeys names the keys that carry the campaign id, in order of
 	// preference, matched ignoring case against: SES mail.tags and then
 	// mail.headers, SendGrid top-level keys (custom args, also
 	// marketing_campaign_id and the like), Mailgun user-variables and
-	// Postmark Metadata. Default ["campaign", "campaign_id", "X-Campaign-ID"].
+	// Postmark Metadata (Postal sends no key/value pairs, only a tag).
+	// Default ["campaign", "campaign_id", "X-Campaign-ID"].
 	CampaignKeys []string `koanf:"campaign_keys"`
 	// TagCampaign says what to do when no key matched: "first" (default)
 	// takes the message's first tag as its campaign (SendGrid category,
-	// Mailgun campaigns and then tags, Postmark Tag), "never" leaves the
-	// campaign empty. Senders commonly tag each campaign, so "first" is the
+	// Mailgun campaigns and then tags, Postmark Tag, Postal tag), "never"
+	// leaves the campaign empty. Senders commonly tag each campaign, so "first" is the
 	// useful default; choose "never" when tags mean something else.
 	TagCampaign string `koanf:"tag_campaign"`
 }

@@ -1,10 +1,11 @@
 // Package esp turns the webhook bodies of email service providers (Amazon
-// SES, SendGrid, Mailgun, Postmark) into canonical delivery attempts
-// (SPEC §2, research/formats.md §6).
+// SES, SendGrid, Mailgun, Postmark, and the open-source Postal server) into
+// canonical delivery attempts (SPEC §2, research/formats.md §6).
 //
-// Each provider has its own Decoder (SES, SendGrid, Mailgun, Postmark), built
-// from one shared Config. A body yields zero or more attempts: an SES bounce
-// names several recipients, a SendGrid body is a batch of events. A body that
+// Each provider has its own Decoder (SES, SendGrid, Mailgun, Postmark,
+// Postal), built from one shared Config. A body yields zero or more
+// attempts: an SES bounce names several recipients, a SendGrid body is a
+// batch of events. A body that
 // is valid but says nothing about delivery (opens, clicks, SNS subscription
 // handshakes) yields a skip reason such as "sendgrid.open", so the pipeline
 // can count it; a body that cannot be read yields a *raw.Error whose reason
@@ -18,10 +19,15 @@
 //     diagnostic, only metadata, so the classifier's "upstream suppression"
 //     verdict cannot be overridden by a text rule: SPEC §4 says such events
 //     are not new evidence about the address.
-//   - A spam complaint is an attempt with outcome delivered (the message did
-//     arrive) and a SourceClassification the classifier reads as a complaint.
+//   - A spam complaint (SES Complaint, SendGrid spamreport, Mailgun
+//     complained, Postmark SpamComplaint) has outcome complaint: a report
+//     about a message that did arrive, never an attempt or a delivery in the
+//     counts (SPEC §2). Its SourceClassification is kept as evidence, and
+//     the classifier reads it as a complaint. SES's OnAccountSuppressionList
+//     "complaint" is an upstream suppression (dropped), and a not-spam
+//     feedback report is skipped.
 //   - The provider's own verdict (SES bounceType/bounceSubType, SendGrid
-//     type, Mailgun severity/reason, Postmark Type) is kept in
+//     type, Mailgun severity/reason, Postmark Type, Postal status) is kept in
 //     SourceClassification as evidence, never as the answer.
 //   - Provider prose that describes a bounce type rather than this bounce
 //     (Postmark's Description) is kept out of the text the classifier reads:

@@ -21,6 +21,7 @@ const (
 	KindSendGrid = "sendgrid"
 	KindMailgun  = "mailgun"
 	KindPostmark = "postmark"
+	KindPostal   = "postal"
 )
 
 // Error reasons, after the "<kind>." prefix. They label the DLQ header and a

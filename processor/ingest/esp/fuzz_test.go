@@ -60,3 +60,4 @@ func FuzzDecodeSES(f *testing.F)      { fuzzDecode(f, KindSES) }
 func FuzzDecodeSendGrid(f *testing.F) { fuzzDecode(f, KindSendGrid) }
 func FuzzDecodeMailgun(f *testing.F)  { fuzzDecode(f, KindMailgun) }
 func FuzzDecodePostmark(f *testing.F) { fuzzDecode(f, KindPostmark) }
+func FuzzDecodePostal(f *testing.F)   { fuzzDecode(f, KindPostal) }

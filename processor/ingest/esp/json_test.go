@@ -160,6 +160,18 @@ func stdPostmark(d *Postmark, rec raw.Record) ([]event.Attempt, string, error) {
 	return d.record(&rec, &r)
 }
 
+func stdPostal(d *Postal, rec raw.Record) ([]event.Attempt, string, error) {
+	p := bytes.TrimSpace(rec.Payload)
+	if len(p) == 0 || p[0] != '{' {
+		return nil, "", fail(KindPostal, reasonJSON, "body is not a JSON object")
+	}
+	var b psBody
+	if err := json.Unmarshal(p, &b); err != nil {
+		return nil, "", jsonFail(KindPostal, err)
+	}
+	return d.body(&rec, &b)
+}
+
 // errClass names the kind of a decode error, so that encoding/json's and
 // raw.JSON's can be compared.
 func errClass(err error) string {
@@ -282,6 +294,7 @@ func TestDeepBodies(t *testing.T) {
 		sameSendGrid(t, NewSendGrid(Config{}), b)
 		sameMailgun(t, NewMailgun(Config{}), b)
 		samePostmark(t, NewPostmark(Config{}), b)
+		samePostal(t, NewPostal(Config{}), b)
 	}
 }
 
@@ -410,6 +423,22 @@ func samePostmark(t *testing.T, d *Postmark, b []byte) {
 	rec := raw.Record{Payload: b, Host: "h"}
 	var want, got result
 	want.as, want.skip, want.err = stdPostmark(d, rec)
+	got.as, got.skip, got.err = d.Decode(rec)
+	sameResult(t, b, want, got)
+}
+
+func FuzzPostalDecodeJSON(f *testing.F) {
+	fuzzSeeds(f, KindPostal)
+	d := NewPostal(Config{})
+	f.Fuzz(func(t *testing.T, b []byte) { samePostal(t, d, b) })
+}
+
+func samePostal(t *testing.T, d *Postal, b []byte) {
+	t.Helper()
+	sameStruct(t, b, readPSBody)
+	rec := raw.Record{Payload: b, Host: "h"}
+	var want, got result
+	want.as, want.skip, want.err = stdPostal(d, rec)
 	got.as, got.skip, got.err = d.Decode(rec)
 	sameResult(t, b, want, got)
 }

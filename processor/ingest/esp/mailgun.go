@@ -95,8 +95,12 @@ func (d *Mailgun) event(rec *raw.Record, body *mgBody) ([]event.Attempt, string,
 	}
 	var outcome event.Outcome
 	switch ev.Event {
-	case "delivered", "complained":
+	case "delivered":
 		outcome = event.Delivered
+	case "complained":
+		// A spam report about a delivered message: its own outcome, so it
+		// never counts as a delivery (SPEC §2).
+		outcome = event.Complaint
 	case "failed":
 		outcome = mgFailed(ev.Severity, ev.Reason)
 	case "":

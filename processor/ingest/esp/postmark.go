@@ -73,7 +73,7 @@ var pmBounceTypes = map[string]struct {
 	"ManuallyDeactivated": {outcome: event.Dropped},
 	"Unconfirmed":         {outcome: event.Dropped},
 	// A complaint filed as a bounce type.
-	"SpamComplaint": {outcome: event.Delivered},
+	"SpamComplaint": {outcome: event.Complaint},
 	// Replies and notices that are not failed deliveries (SPEC §3: skipped
 	// and counted), and failures before any recipient was tried.
 	"AutoResponder":           {skip: "postmark.auto_responder"},
@@ -120,7 +120,7 @@ func (d *Postmark) record(rec *raw.Record, r *pmRecord) ([]event.Attempt, string
 			outcome = bt.outcome
 		}
 	case "SpamComplaint":
-		outcome = event.Delivered
+		outcome = event.Complaint
 	case "Delivery":
 		outcome = event.Delivered
 		recipient, when, whenField = r.Recipient, r.DeliveredAt, "DeliveredAt"

@@ -287,8 +287,10 @@ func (d *SendGrid) event(rec *raw.Record, it *sgItem) (event.Attempt, string, *e
 	ev := &it.ev
 	var outcome event.Outcome
 	switch ev.Event {
-	case "delivered", "spamreport":
+	case "delivered":
 		outcome = event.Delivered
+	case "spamreport":
+		outcome = event.Complaint // a spam report, not a delivery (SPEC §2)
 	case "deferred":
 		outcome = event.Deferred
 	case "bounce":

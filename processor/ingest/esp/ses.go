@@ -366,12 +366,15 @@ func merge(own, shared meta) map[string]string {
 	return own.clone()
 }
 
-// complaint: one attempt per complained recipient, outcome delivered (the
-// message arrived) with a classification the classifier reads as a
-// complaint. complaintSubType OnAccountSuppressionList means SES did not send
+// complaint: one attempt per complained recipient, outcome complaint (a
+// spam report about a message that arrived: never a delivery or an attempt
+// in the counts, SPEC §2), with the ses_complaint classification kept as
+// evidence. complaintSubType OnAccountSuppressionList means SES did not send
 // at all because the address is on the account's suppression list: that is
 // an upstream suppression, outcome dropped, and deliberately not under the
-// "ses_complaint" scheme, which would make it a new complaint.
+// "ses_complaint" scheme, which would make it a new complaint. A
+// complaintFeedbackType of not-spam is the opposite of a complaint: skipped
+// as "ses.not_spam".
 func (d *SES) complaint(rec *raw.Record, ev *sesEvent, snsID string) ([]event.Attempt, string, error) {
 	c := ev.Complaint
 	if len(c.ComplainedRecipients) == 0 {
@@ -386,13 +389,19 @@ func (d *SES) complaint(rec *raw.Record, ev *sesEvent, snsID string) ([]event.At
 	}
 	m.set("ses.feedback_id", c.FeedbackID)
 	sc := event.SourceClassification{Scheme: "ses_complaint", Value: "complaint"}
-	outcome := event.Delivered
+	outcome := event.Complaint
 	if c.ComplaintFeedbackType != "" {
 		sc.Value = reply.Clip(c.ComplaintFeedbackType, 256)
 	}
-	if sesSuppressed(c.ComplaintSubType) {
+	switch {
+	case sesSuppressed(c.ComplaintSubType):
 		sc = event.SourceClassification{Scheme: "ses", Value: "Complaint/" + c.ComplaintSubType}
 		outcome = event.Dropped
+	case strings.EqualFold(c.ComplaintFeedbackType, "not-spam"):
+		// The recipient said the message is not spam: no complaint, and
+		// not a delivery either (the delivery was its own event), so it is
+		// skipped and counted.
+		return nil, "ses.not_spam", nil
 	}
 	out := make([]event.Attempt, 0, len(c.ComplainedRecipients))
 	for i := range c.ComplainedRecipients {

@@ -35,6 +35,8 @@ const (
 //	canonical  recipient and outcome
 //	ses        Type and Message (the SNS wrapper), or notificationType or eventType, with mail
 //	mailgun    event-data (with or without signature), or event, recipient and id or timestamp
+//	postal     event whose value starts with Message, DomainDNS or SendLimit, payload (an object), and
+//	           uuid or timestamp
 //	postmark   RecordType
 //	kumomta    type whose value is a KumoMTA record type (Delivery, Bounce, …), with id, queue or response
 //	sendgrid   sg_event_id (one event of a batch that a bridge split)
@@ -106,6 +108,9 @@ const (
 	kResponse
 	kSgEventID
 	kEmail
+	kPostalEvent
+	kPayload
+	kUUID
 )
 
 func objectKeys(obj []byte) (keys int, ok bool) {
@@ -137,6 +142,9 @@ func objectKeys(obj []byte) (keys int, ok bool) {
 			keys |= kEventData
 		case "event":
 			keys |= kEvent
+			if isPostalEvent(v) {
+				keys |= kPostalEvent
+			}
 		case "id":
 			keys |= kID
 		case "timestamp":
@@ -155,6 +163,12 @@ func objectKeys(obj []byte) (keys int, ok bool) {
 			keys |= kSgEventID
 		case "email":
 			keys |= kEmail
+		case "payload":
+			if len(v) > 0 && v[0] == '{' {
+				keys |= kPayload
+			}
+		case "uuid":
+			keys |= kUUID
 		}
 	}
 	// A truncated or malformed object still gets a verdict from the keys
@@ -179,6 +193,8 @@ func detectObject(obj []byte) string {
 	case has(keys, kEventData),
 		has(keys, kEvent|kRecipient) && keys&(kID|kTimestamp) != 0:
 		return FormatMailgun
+	case has(keys, kPostalEvent|kPayload) && keys&(kUUID|kTimestamp) != 0:
+		return FormatPostal
 	case has(keys, kRecordType):
 		return FormatPostmark
 	case has(keys, kKumoType) && keys&(kID|kQueue|kResponse) != 0:
@@ -203,6 +219,24 @@ func detectArray(arr []byte) string {
 		return FormatSendGrid
 	}
 	return ""
+}
+
+// postalEventPrefixes start the names of Postal's webhook events
+// (app/models/webhook_event.rb, app/models/server.rb): MessageSent,
+// MessageBounced, …, DomainDNSError, SendLimitExceeded, ….
+var postalEventPrefixes = [...]string{"Message", "DomainDNS", "SendLimit"}
+
+func isPostalEvent(v []byte) bool {
+	if !isString(v) {
+		return false
+	}
+	s := v[1 : len(v)-1]
+	for _, p := range postalEventPrefixes {
+		if len(s) > len(p) && string(s[:len(p)]) == p {
+			return true
+		}
+	}
+	return false
 }
 
 // kumoTypes are the values of a KumoMTA log record's "type"

@@ -44,7 +44,7 @@ func seeds(f *testing.F) [][]byte {
 }
 
 var formats = map[string]bool{"": true, FormatCanonical: true, FormatKumoMTA: true, FormatSES: true, FormatSendGrid: true,
-	FormatMailgun: true, FormatPostmark: true, FormatPostfix: true, FormatExim: true, FormatPMTA: true}
+	FormatMailgun: true, FormatPostmark: true, FormatPostfix: true, FormatExim: true, FormatPMTA: true, FormatPostal: true}
 
 // FuzzUnwrap: any value yields a Record with a payload or an *Error with a
 // Reason, never a panic, and Detect on the Record names a known format.
