@@ -43,6 +43,7 @@ func commands() map[string]command {
 		"version":  {"print the version", versionCmd},
 		"broker":   {"run the embedded Kafka broker alone (persisted under data_dir) for members and clients to share", brokerCmd},
 		"report":   {"bounce rates and top reasons per campaign, domain or send hour, from ClickHouse", reportCmd},
+		"intake":   {"receive ESP webhooks (SES/SNS, SendGrid, Mailgun, Postmark, Postal) with their signatures checked, into the input topic", intakeCmd},
 		"mail":     {"produce one bounce mail or complaint report (RFC 5322, on stdin) to the input topic; for an MTA's pipe", mailCmd},
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/bounced-dev/bounced/alerts"
@@ -63,6 +64,7 @@ type node struct {
 	ln        net.Listener
 	dash      *clickhouse.Client // the dashboard's own pool; nil without ClickHouse or HTTP
 	alerts    *alerts.Runner     // nil for ingest-only members
+	intakeW   *kafka.Writer      // the webhook intake's writer; nil unless intake.enabled
 }
 
 func loadClassifier(cfg *config.Config) (*classify.Classifier, error) {
@@ -176,10 +178,22 @@ func (n *node) listen(ctx context.Context) error {
 		n.e.log.Warn("the HTTP server listens beyond this host without a token: anyone who reaches it can read the suppression list and the dashboard; set http.token (or http.token_file) or bind http.addr to 127.0.0.1",
 			"addr", ln.Addr().String())
 	}
+	opts := []api.Option{api.WithDashboard(n.dash), api.WithPprof(cfg.HTTP.Pprof), api.WithToken(token),
+		api.WithDashboardLimit(cfg.ClickHouse.DashboardMaxConns, 0)}
+	if cfg.Intake.Enabled {
+		h, w, err := newIntake(n.e, n.reg)
+		if err != nil {
+			ln.Close()
+			if n.dash != nil {
+				n.dash.Close()
+			}
+			return err
+		}
+		n.intakeW = w
+		opts = append(opts, api.WithIntake(h))
+	}
 	n.ln = ln
-	n.srv = api.NewServer(api.Handler(n.reg, n.view, n.ready, n.e.log,
-		api.WithDashboard(n.dash), api.WithPprof(cfg.HTTP.Pprof), api.WithToken(token),
-		api.WithDashboardLimit(cfg.ClickHouse.DashboardMaxConns, 0)))
+	n.srv = api.NewServer(api.Handler(n.reg, n.view, n.ready, n.e.log, opts...))
 	return nil
 }
 
@@ -275,6 +289,9 @@ func (n *node) watchRules(ctx context.Context) {
 
 func (n *node) close() {
 	n.p.Close()
+	if n.intakeW != nil {
+		n.intakeW.Close()
+	}
 	if n.dash != nil {
 		n.dash.Close()
 	}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/bounced-dev/bounced/alerts"
 	"github.com/bounced-dev/bounced/broker"
+	"github.com/bounced-dev/bounced/intake"
 	"github.com/bounced-dev/bounced/processor"
 	"github.com/bounced-dev/bounced/processor/guard"
 	"github.com/bounced-dev/bounced/processor/ingest"
@@ -57,6 +58,7 @@ type Config struct {
 	HTTP     HTTP          `koanf:"http"`
 	Classify Classify      `koanf:"classify"`
 	Alerts   alerts.Config `koanf:"alerts"`
+	Intake   intake.Config `koanf:"intake"`
 	Log      Log           `koanf:"log"`
 	// Warnings are problems that did not stop the load, such as BOUNCED_*
 	// environment variables that name no setting; commands log them.
@@ -141,7 +143,7 @@ type Log struct {
 // defaults are the values every key starts from; they also define the set
 // of known keys.
 func defaults() map[string]any {
-	return map[string]any{
+	m := map[string]any{
 		"kafka.brokers":                  []string{},
 		"kafka.client_id":                "bounced",
 		"kafka.tls.enabled":              false,
@@ -238,6 +240,10 @@ func defaults() map[string]any {
 		"log.level":           "info",
 		"log.format":          "json",
 	}
+	for k, v := range intake.Defaults() {
+		m[k] = v
+	}
+	return m
 }
 
 // mapKeys are keys whose children are free-form.
@@ -452,6 +458,10 @@ func (c *Config) Validate() error {
 		c.Ingest.Validate(),
 		c.Policy.Validate(),
 		c.Alerts.Validate(),
+		c.Intake.Validate(),
+	}
+	if c.Intake.Enabled && c.HTTP.Addr == "" {
+		errs = append(errs, errors.New("intake.enabled: the webhook endpoints are served on http.addr, which is empty; set http.addr"))
 	}
 	if _, err := c.HTTP.BearerToken(); err != nil {
 		errs = append(errs, err)
