@@ -17,11 +17,12 @@ var defaultRules []byte
 
 // Rule ids the classifier decides itself, before or after the rules file.
 const (
-	RuleDelivered = "outcome.delivered" // the MTA says the message was accepted
-	RuleDropped   = "outcome.dropped"   // an upstream ESP dropped it (its own suppression list)
-	RuleExpired   = "outcome.expired"   // our MTA gave up and no reply says why
-	RuleComplaint = "source.complaint"  // the source reports a spam complaint
-	RuleDefault   = "default.unknown"   // no evidence at all
+	RuleDelivered        = "outcome.delivered" // the MTA says the message was accepted
+	RuleOutcomeComplaint = "outcome.complaint" // the event is a spam report (outcome complaint)
+	RuleDropped          = "outcome.dropped"   // an upstream ESP dropped it (its own suppression list)
+	RuleExpired          = "outcome.expired"   // our MTA gave up and no reply says why
+	RuleComplaint        = "source.complaint"  // the source reports a spam complaint
+	RuleDefault          = "default.unknown"   // no evidence at all
 )
 
 // Input is what the classifier looks at. Every field may be empty; Code and
@@ -206,8 +207,13 @@ func (c *Classifier) Rules() int { return len(c.rules) }
 // Classify returns the verdict for one input. Every input gets exactly one
 // verdict; it does not allocate.
 func (c *Classifier) Classify(in Input) event.Verdict {
-	// A complaint arrives about a delivered message: the source's verdict
-	// decides before the outcome does.
+	// A spam report is a complaint whatever it quotes: an ARF report
+	// carries the original message, which may read like a bounce.
+	if in.Outcome == event.Complaint {
+		return event.NewVerdict(event.LabelComplaint, RuleOutcomeComplaint)
+	}
+	// A complaint arriving the old way, as outcome delivered with the
+	// source's verdict: that verdict decides before the outcome does.
 	if isComplaint(in.SourceScheme, in.SourceValue) {
 		return event.NewVerdict(event.LabelComplaint, RuleComplaint)
 	}

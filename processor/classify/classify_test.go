@@ -640,6 +640,18 @@ func TestClassify(t *testing.T) {
 			RuleComplaint, event.LabelComplaint},
 		{"ses complaint", Input{SourceScheme: "ses.notificationType", SourceValue: "Complaint"},
 			RuleComplaint, event.LabelComplaint},
+		{"old-style complaint: outcome delivered with the source's verdict", Input{Outcome: event.Delivered, SourceScheme: "ses.notificationType", SourceValue: "Complaint"},
+			RuleComplaint, event.LabelComplaint},
+		// Outcome complaint (ARF reports from bounced mail, ESP spam reports)
+		// decides before every rule: the report may quote a bounce.
+		{"outcome complaint", Input{Outcome: event.Complaint},
+			RuleOutcomeComplaint, event.LabelComplaint},
+		{"outcome complaint with the source's verdict", Input{Outcome: event.Complaint, SourceScheme: "sendgrid.event", SourceValue: "spamreport"},
+			RuleOutcomeComplaint, event.LabelComplaint},
+		{"trap: outcome complaint quoting a bounce", Input{Outcome: event.Complaint, Code: 550, Enhanced: "5.1.1", Text: "550 5.1.1 <user@example.org>: Recipient address rejected: User unknown in virtual mailbox table"},
+			RuleOutcomeComplaint, event.LabelComplaint},
+		{"trap: outcome complaint from a provider domain", Input{Outcome: event.Complaint, Domain: "gmail.com", Text: "This is an email abuse report for an email message received from IP 192.0.2.25 on Thu, 8 Mar 2026 14:00:00 +0000"},
+			RuleOutcomeComplaint, event.LabelComplaint},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {

@@ -71,9 +71,14 @@
 // catch-all's policy_violation). So rules that
 // blame the sender or the message come before those that blame the
 // recipient: a blocklist rejection worded "mailbox unavailable" or
-// carrying 5.1.1 is sender_blocked, never hard. Before the rules, outcome
-// delivered gives outcome.delivered and a source classification meaning a
-// complaint gives source.complaint; when nothing but a bare reply code (or
+// carrying 5.1.1 is sender_blocked, never hard. Before the rules, and
+// first of all, outcome complaint gives outcome.complaint whatever else
+// the event carries: a spam report (an ARF report, an ESP's complaint) may
+// quote the original message or a bounce-like text, and no rule must read
+// it as a bounce. Then a source classification meaning a complaint gives
+// source.complaint (complaints that arrive the older way, as outcome
+// delivered with the source's verdict), and outcome delivered gives
+// outcome.delivered; when nothing but a bare reply code (or
 // nothing at all) is known, outcome dropped gives outcome.dropped
 // (suppressed) and outcome expired gives outcome.expired. An input with no
 // evidence is default.unknown.

@@ -72,12 +72,16 @@ func FuzzClassify(f *testing.F) {
 	f.Add(0, "", "smtp; 421 4.7.0 [TSS04] try again later", "", "", "deferred", "ses", "Complaint")
 	f.Add(0, "#5.", "(-12) KumoMTA internal 550-", "end of DATA", ".", "dropped", "", "")
 	f.Add(250, "2.0.0", "", "", "", "delivered", "", "")
+	f.Add(550, "5.1.1", "550 5.1.1 user unknown", "", "gmail.com", "complaint", "arf", "not-spam")
 	f.Fuzz(func(t *testing.T, code int, enh, text, cmd, domain, outcome, scheme, value string) {
 		v := c.Classify(Input{Code: code, Enhanced: enh, Text: text, Command: cmd, Domain: domain,
 			Outcome: event.Outcome(outcome), SourceScheme: scheme, SourceValue: value})
 		class, scope, ok := v.Label.Taxonomy()
 		if !ok || v.Class != class || v.Scope != scope || v.Rule == "" {
 			t.Fatalf("invalid verdict %+v", v)
+		}
+		if event.Outcome(outcome) == event.Complaint && (v.Label != event.LabelComplaint || v.Rule != RuleOutcomeComplaint) {
+			t.Fatalf("outcome complaint classified %+v, want %s", v, RuleOutcomeComplaint)
 		}
 	})
 }

@@ -6,6 +6,9 @@
 // For every record, in offset order:
 //   - an attempt that stage 1 produced again after a crash (its input
 //     position is not past the partition's recorded one) is skipped;
+//   - an attempt whose outcome is complaint carries a complaint verdict
+//     (streak.VerdictOf) whatever its producer said, so its row, the guard
+//     and the fold agree it is neither an attempt nor a delivery;
 //   - an operator command on one address (lift, suppress) and an attempt
 //     are folded into the recipient's state with streak.ApplyControl and
 //     streak.Apply, which skip what the state has applied already (replays
@@ -200,6 +203,12 @@ func (b *batch) record(i int, r *Record) {
 	if a.RecipientNorm != key {
 		b.dead(i, fmt.Errorf("attempt for %q filed under key %q", a.RecipientNorm, key))
 		return
+	}
+	if a.Outcome == event.Complaint {
+		// The stored row, the guard and the fold must agree that a spam
+		// report is a complaint, whatever verdict its producer gave it.
+		v, _ := streak.VerdictOf(a)
+		a.Verdict = &v
 	}
 	b.attempt(a, key, r.Offset)
 }

@@ -301,6 +301,80 @@ func TestFoldGuard(t *testing.T) {
 	}
 }
 
+// TestFoldComplaint: an attempt with outcome complaint (an ARF report, an
+// ESP's spam report) is stored as a complaint whatever verdict its producer
+// gave it, suppresses at once, is no send, and is not a duplicate of the
+// delivery of the same message.
+func TestFoldComplaint(t *testing.T) {
+	attempt := func(off int64, id string, o event.Outcome, v *event.Verdict) decide.Record {
+		a := event.Attempt{EventID: id, MessageID: "<m1@x>", Recipient: "a@x.example", RecipientNorm: "a@x.example",
+			Outcome: o, OccurredAt: t0.Add(time.Duration(off) * time.Hour), Verdict: v, CampaignID: "c1"}
+		m, err := topics.AttemptMessage("bounced.attempts", &a, "", topics.EncodingBinary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decide.Record{Offset: off, Key: m.Key, Value: m.Value}
+	}
+	verdict := func(l event.Label) *event.Verdict {
+		v := event.NewVerdict(l, "rule."+string(l))
+		return &v
+	}
+	for _, tc := range []struct {
+		name string
+		v    *event.Verdict
+		rule string
+	}{
+		{"classified by stage 1", verdict(event.LabelComplaint), "rule.complaint"},
+		{"a foreign hard verdict", verdict(event.MailboxUnknown), "outcome.complaint"},
+		{"a foreign delivered verdict", verdict(event.LabelDelivered), "outcome.complaint"},
+		{"no verdict", nil, "outcome.complaint"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := folder(0).Fold(statestore.NewPartition(), []decide.Record{
+				attempt(0, "delivery", event.Delivered, verdict(event.LabelDelivered)),
+				attempt(1, "report", event.Complaint, tc.v),
+			})
+			if len(out.Rows) != 2 || out.Stats.Duplicates != 0 {
+				t.Fatalf("%d rows, %d duplicates; want 2 rows, the report apart from the delivery", len(out.Rows), out.Stats.Duplicates)
+			}
+			if got := out.Rows[0].Send; got != (streak.SendDelta{Delivered: 1}) {
+				t.Errorf("delivery: send delta %+v, want one delivered send", got)
+			}
+			row := out.Rows[1]
+			if row.Send != (streak.SendDelta{}) {
+				t.Errorf("complaint: send delta %+v, want none", row.Send)
+			}
+			if v := row.Attempt.Verdict; v == nil || v.Class != event.ClassComplaint || v.Label != event.LabelComplaint || v.Rule != tc.rule {
+				t.Errorf("complaint row verdict %+v, want class and label complaint, rule %s", v, tc.rule)
+			}
+			if len(out.Changes) != 1 || out.Changes[0].Record == nil || out.Changes[0].Record.Class != event.ClassComplaint {
+				t.Fatalf("changes %+v, want one complaint suppression", out.Changes)
+			}
+		})
+	}
+	// Spam reports carrying a foreign hard verdict are no hard bounces:
+	// the incident guard does not see a burst.
+	var recs []decide.Record
+	for i := range 30 {
+		r := attempt(int64(i), fmt.Sprint("r", i), event.Complaint, verdict(event.MailboxUnknown))
+		a := new(event.Attempt)
+		if err := topics.DecodeAttempt(r.Value, a); err != nil {
+			t.Fatal(err)
+		}
+		a.Recipient, a.RecipientNorm = fmt.Sprintf("u%d@outage.example", i), fmt.Sprintf("u%d@outage.example", i)
+		m, err := topics.AttemptMessage("bounced.attempts", a, "", topics.EncodingBinary)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, decide.Record{Offset: int64(i), Key: m.Key, Value: m.Value})
+	}
+	out := folder(0).Fold(statestore.NewPartition(), recs)
+	if len(out.Commands) != 0 || len(out.Alerts) != 0 || out.Stats.Held != 0 || len(out.Changes) != 30 {
+		t.Fatalf("30 complaints: %d commands, %d alerts, %d held, %d changes; want 30 suppressions and no hold",
+			len(out.Commands), len(out.Alerts), out.Stats.Held, len(out.Changes))
+	}
+}
+
 // TestFoldGuardAlertsOnce: partitions other than 0 hold too, but raise no
 // alert: one alert per hold group-wide.
 func TestFoldGuardAlertsOnce(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 
+	"github.com/bounced-dev/bounced/processor/classify"
 	"github.com/bounced-dev/bounced/processor/event"
 )
 
@@ -149,13 +150,16 @@ func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
 		}
 		s.Seen = remember(s.Seen, id, p.duplicateHours())
 	}
-	if a.Verdict == nil {
+	v, ok := VerdictOf(a)
+	if !ok {
 		return s, Result{}
 	}
-	v := *a.Verdict
 	at := a.OccurredAt.UnixNano()
 	var delta SendDelta
 	switch {
+	case a.Outcome == event.Complaint:
+		// A spam report is about a delivered message, not an attempt of
+		// it: it ends no send, and its send's delivery stays counted.
 	case v.Class == event.ClassDelivered:
 		delta = endSend(&s, a.SendKey(), false)
 	case v.Class == event.ClassComplaint || v.Class == event.ClassAutoReply:
@@ -165,6 +169,25 @@ func Apply(p Policy, s State, a *event.Attempt, off int64) (State, Result) {
 	s, res := apply(p, s, a, v, at)
 	res.Send = delta
 	return s, res
+}
+
+// VerdictOf returns the verdict Apply folds for a, and false when a has
+// none. It is a's own, except that an attempt whose outcome is complaint is
+// a complaint whatever verdict it carries: stage 1 always gives it the
+// classifier's outcome.complaint, but an outside producer writing to the
+// attempts topic may not, and a spam report must never count as a
+// delivery, reset a streak or suppress as a bounce.
+func VerdictOf(a *event.Attempt) (event.Verdict, bool) {
+	if a.Outcome == event.Complaint {
+		if v := a.Verdict; v != nil && v.Class == event.ClassComplaint {
+			return *v, true
+		}
+		return event.NewVerdict(event.LabelComplaint, classify.RuleOutcomeComplaint), true
+	}
+	if a.Verdict == nil {
+		return event.Verdict{}, false
+	}
+	return *a.Verdict, true
 }
 
 // apply is Apply's suppression logic for a new event with a verdict.

@@ -24,6 +24,12 @@ func ev(id, msg string, hours float64, out event.Outcome, l event.Label) *event.
 	}
 }
 
+// noVerdict drops a's verdict, as an outside producer may.
+func noVerdict(a *event.Attempt) *event.Attempt {
+	a.Verdict = nil
+	return a
+}
+
 func TestApply(t *testing.T) {
 	const day = 24.0
 	type step struct {
@@ -44,6 +50,51 @@ func TestApply(t *testing.T) {
 		{name: "complaint suppresses at once",
 			steps:      []step{{ev("1", "m1", 0, event.Delivered, event.LabelComplaint), true}},
 			suppressed: true, label: event.LabelComplaint},
+		{name: "outcome complaint suppresses at once",
+			steps:      []step{{ev("1", "m1", 0, event.Complaint, event.LabelComplaint), true}},
+			suppressed: true, label: event.LabelComplaint},
+		{name: "outcome complaint after the delivery of its message is not a duplicate",
+			steps: []step{
+				{ev("1", "m1", 0, event.Delivered, event.LabelDelivered), false},
+				{ev("2", "m1", 2, event.Complaint, event.LabelComplaint), true},
+			},
+			suppressed: true, label: event.LabelComplaint},
+		{name: "outcome complaint with a foreign bounce verdict is a complaint",
+			steps:      []step{{ev("1", "m1", 0, event.Complaint, event.MailboxFull), true}},
+			suppressed: true, label: event.LabelComplaint},
+		{name: "outcome complaint with no verdict is a complaint",
+			steps:      []step{{noVerdict(ev("1", "m1", 0, event.Complaint, event.LabelComplaint)), true}},
+			suppressed: true, label: event.LabelComplaint},
+		{name: "outcome complaint upgrades a soft suppression",
+			policy: Policy{SoftThreshold: 1},
+			steps: []step{
+				{ev("1", "m1", 0, event.Bounced, event.MailboxFull), true},
+				{ev("2", "m1", 1, event.Complaint, event.LabelComplaint), true},
+			},
+			suppressed: true, label: event.LabelComplaint},
+		{name: "outcome complaint never resets a soft streak",
+			policy: Policy{Labels: map[string]Action{"complaint": Ignore}},
+			steps: []step{
+				{ev("1", "m1", 0, event.Bounced, event.MailboxFull), false},
+				{ev("2", "m2", 1*day, event.Bounced, event.MailboxFull), false},
+				{ev("3", "m0", 1*day+1, event.Complaint, event.LabelComplaint), false},
+				{ev("4", "m4", 2*day, event.Bounced, event.MailboxFull), true},
+			},
+			suppressed: true, label: event.MailboxFull},
+		{name: "outcome complaint with a foreign delivered verdict never resets a soft streak",
+			policy: Policy{Labels: map[string]Action{"complaint": Ignore}},
+			steps: []step{
+				{ev("1", "m1", 0, event.Bounced, event.MailboxFull), false},
+				{ev("2", "m1", 1, event.Complaint, event.LabelDelivered), false},
+			},
+			streak: 1},
+		{name: "old-style complaint (outcome delivered) never resets a soft streak",
+			policy: Policy{Labels: map[string]Action{"complaint": Ignore}},
+			steps: []step{
+				{ev("1", "m1", 0, event.Bounced, event.MailboxFull), false},
+				{ev("2", "m0", 1, event.Delivered, event.LabelComplaint), false},
+			},
+			streak: 1},
 		{name: "hard on a deferral still suppresses",
 			steps:      []step{{ev("1", "m1", 0, event.Deferred, event.MailboxUnknown), true}},
 			suppressed: true, label: event.MailboxUnknown},
@@ -279,7 +330,7 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 200, 13, 13, 13})
 	f.Add([]byte{0, 0, 0, 224, 2, 0, 224, 3, 0, 0, 1, 4, 224, 2, 1, 224, 4, 0, 224, 1, 0, 224, 2, 0, 224, 0, 0})
 	labels := event.Labels()
-	outcomes := []event.Outcome{event.Delivered, event.Deferred, event.Bounced, event.Expired, event.Dropped}
+	outcomes := []event.Outcome{event.Delivered, event.Deferred, event.Bounced, event.Expired, event.Dropped, event.Complaint}
 	ops := []Op{OpLift, OpSuppress, OpHold, OpRelease, OpDiscard}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := New()
@@ -330,6 +381,15 @@ func FuzzApply(f *testing.F) {
 					t.Fatal("replay changed the state")
 				}
 				checkSeenAfter(t, p, before, s, a, r)
+				if a.Outcome == event.Complaint {
+					// A spam report is never a send and never resets a streak.
+					if r.Send != (SendDelta{}) || s.Sends != before.Sends {
+						t.Fatalf("complaint changed the send counts: %+v", r.Send)
+					}
+					if s.Mark == nil && len(s.Streak) < len(before.Streak) {
+						t.Fatalf("complaint shortened the streak from %d to %d", len(before.Streak), len(s.Streak))
+					}
+				}
 				// The same event at a later offset (a shipper's re-send) is
 				// a duplicate exactly when the guard remembers its id, and
 				// then it moves nothing but LastOff.
@@ -490,6 +550,15 @@ func TestSendCounts(t *testing.T) {
 		{ev("7", "m2", event.Expired, event.LabelExpired), SendDelta{Bounced: 1}},
 		{ev("8", "m2", event.Delivered, event.LabelDelivered), SendDelta{}}, // out of order
 		{ev("9", "m3", event.Delivered, event.LabelComplaint), SendDelta{}}, // a complaint ends nothing
+		// Outcome complaint: never a send, whatever its verdict, and the
+		// delivery of its message stays counted (a later bounce moves it).
+		{ev("10", "m4", event.Delivered, event.LabelDelivered), SendDelta{Delivered: 1}},
+		{ev("11", "m4", event.Complaint, event.LabelComplaint), SendDelta{}},
+		{ev("12", "m4", event.Complaint, event.LabelDelivered), SendDelta{}},
+		{ev("13", "m4", event.Complaint, event.MailboxUnknown), SendDelta{}},
+		{ev("14", "m4", event.Bounced, event.MailboxUnknown), SendDelta{Delivered: -1, Bounced: 1}},
+		{ev("15", "m5", event.Complaint, event.LabelComplaint), SendDelta{}}, // a complaint about a send never seen
+		{ev("16", "m5", event.Delivered, event.LabelDelivered), SendDelta{Delivered: 1}},
 	}
 	s := New()
 	for i, st := range steps {

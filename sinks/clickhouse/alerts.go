@@ -39,7 +39,9 @@ func (c *Client) InsertAlerts(ctx context.Context, as []event.Alert) (err error)
 }
 
 // AlertCounts reads what the alert rules judge: ended sends per campaign and
-// per recipient domain with sent_at since sends (from the send rollups), and
+// per recipient domain with sent_at since sends (from the send rollups),
+// complaints about messages sent since sends (from the attempt rollups,
+// which count class complaint as a complaint only), and
 // attempts per recipient domain and per sending IP that occurred since
 // attempts, with those refused as block (any outcome: a 4xx block deferral
 // is a block too).
@@ -70,6 +72,16 @@ func (c *Client) AlertCounts(ctx context.Context, sends, attempts time.Time) ([]
 		FROM domain_sends_hourly WHERE sent_hour >= ? GROUP BY recipient_domain`, []any{since}, sendScan); err != nil {
 		return nil, err
 	}
+	// Complaints per send hour, as the sends: the complaint rate is
+	// complaints about the messages whose delivered sends it divides by.
+	complaintScan := func(ac *alerts.Counts) []any { return []any{&ac.Subject, &ac.Complaints} }
+	for _, s := range []struct{ scope, table, col string }{{"campaign", "campaign_hourly", "campaign_id"}, {"domain", "domain_hourly", "recipient_domain"}} {
+		query := fmt.Sprintf(`SELECT %[2]s, toUInt64(sum(complaints)) AS n_complaints FROM %[1]s
+			WHERE hour >= ? GROUP BY %[2]s HAVING n_complaints > 0`, s.table, s.col)
+		if err := q(s.scope, query, []any{since}, complaintScan); err != nil {
+			return nil, err
+		}
+	}
 	// Attempt counts come from the attempts table itself: a block spike is
 	// about the last hour, and the rollups count only final block refusals.
 	// Sends older than a queue lifetime have no attempts now, which lets
@@ -91,6 +103,7 @@ func (c *Client) AlertCounts(ctx context.Context, sends, attempts time.Time) ([]
 		if i, ok := at[k]; ok {
 			m := &merged[i]
 			m.Delivered, m.Bounced, m.Hard = m.Delivered+ac.Delivered, m.Bounced+ac.Bounced, m.Hard+ac.Hard
+			m.Complaints += ac.Complaints
 			m.Attempts, m.Block = m.Attempts+ac.Attempts, m.Block+ac.Block
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/classify"
 	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/streak"
 )
 
 // An INSERT is built column by column: each table has a buffer of typed
@@ -164,7 +165,11 @@ func (b *attemptBuf) add(r *AttemptRow) {
 	a := r.Attempt
 	var class, label, scope, rule string
 	var local uint8
-	if v := a.Verdict; v != nil {
+	// streak.VerdictOf: a spam report (outcome complaint) is stored as class
+	// complaint whatever verdict it came with, so the rollups, which count
+	// class complaint as a complaint and never as an attempt or a
+	// delivery, cannot count it as anything else.
+	if v, ok := streak.VerdictOf(a); ok {
 		class, label, scope, rule = string(v.Class), string(v.Label), string(v.Scope), v.Rule
 		if v.Local {
 			local = 1

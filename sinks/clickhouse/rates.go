@@ -26,12 +26,19 @@ type Rate struct {
 	// Attempts counts delivery attempts (complaints excluded); Deferred those
 	// that were deferred.
 	Attempts, Deferred uint64
+	// Complaints counts spam reports (class complaint: outcome complaint, or
+	// the older outcome delivered with the source's complaint), from the
+	// attempt rollups. They are never attempts, deliveries or sends.
+	Complaints uint64
 	// BounceRate = Bounced / Sends; HardRate, SoftRate and BlockRate
 	// likewise; 0 without sends.
 	BounceRate, HardRate, SoftRate, BlockRate float64
 	// DeferralRate = Deferred / Attempts, reported separately because a
 	// deferral is not an outcome.
 	DeferralRate float64
+	// ComplaintRate = Complaints / Delivered (SPEC §6: complaints per
+	// delivered send); 0 without delivered sends.
+	ComplaintRate float64
 }
 
 func (r *Rate) finish() {
@@ -45,6 +52,9 @@ func (r *Rate) finish() {
 	}
 	if r.Attempts > 0 {
 		r.DeferralRate = float64(r.Deferred) / float64(r.Attempts)
+	}
+	if r.Delivered > 0 {
+		r.ComplaintRate = float64(r.Complaints) / float64(r.Delivered)
 	}
 }
 
@@ -235,23 +245,25 @@ func (c *Client) RatesWhere(ctx context.Context, by string, f ReportFilter, limi
 			k = "toString(hour)"
 		}
 		w, args := f.where(src.attemptsTimeCol, "campaign_id", "recipient_domain")
-		attQ = `SELECT ` + k + ` AS k, toUInt64(sum(attempts)) AS n_attempts, toUInt64(sum(deferred)) AS n_deferred
+		attQ = `SELECT ` + k + ` AS k, toUInt64(sum(attempts)) AS n_attempts, toUInt64(sum(deferred)) AS n_deferred,
+			toUInt64(sum(complaints)) AS n_complaints
 			FROM ` + src.attemptsTable + w + ` GROUP BY k`
 		attArgs = args
 	} else {
 		w, args := f.where("sent_at", "campaign_id", "recipient_domain")
 		attQ = `SELECT ` + key(src.keyCol) + ` AS k, countIf(class != 'complaint') AS n_attempts,
-			countIf(outcome = 'deferred') AS n_deferred FROM attempts` + w + ` GROUP BY k`
+			countIf(outcome = 'deferred') AS n_deferred, countIf(class = 'complaint') AS n_complaints
+			FROM attempts` + w + ` GROUP BY k`
 		attArgs = args
 	}
 	err = c.each(ctx, attQ, attArgs, func(scan func(...any) error) error {
 		var k string
-		var a, d uint64
-		if err := scan(&k, &a, &d); err != nil {
+		var a, d, cp uint64
+		if err := scan(&k, &a, &d, &cp); err != nil {
 			return err
 		}
 		r := get(k)
-		r.Attempts, r.Deferred = a, d
+		r.Attempts, r.Deferred, r.Complaints = a, d, cp
 		return nil
 	})
 	if err != nil {
@@ -267,7 +279,7 @@ func (c *Client) RatesWhere(ctx context.Context, by string, f ReportFilter, limi
 			}
 		}
 		r.finish()
-		if r.Sends == 0 && r.Attempts == 0 && r.Delivered == 0 && r.Bounced == 0 {
+		if r.Sends == 0 && r.Attempts == 0 && r.Delivered == 0 && r.Bounced == 0 && r.Complaints == 0 {
 			continue // an all-zero group left by a late bounce's -1/+1 before a merge
 		}
 		out = append(out, *r)
