@@ -31,6 +31,7 @@ import (
 	"github.com/bounced-dev/bounced/processor"
 	"github.com/bounced-dev/bounced/processor/guard"
 	"github.com/bounced-dev/bounced/processor/ingest"
+	"github.com/bounced-dev/bounced/processor/ingest/mail"
 	"github.com/bounced-dev/bounced/processor/streak"
 	"github.com/bounced-dev/bounced/sinks/clickhouse"
 	"github.com/bounced-dev/bounced/topics"
@@ -218,6 +219,12 @@ func defaults() map[string]any {
 		"ingest.kumomta.tenant_meta":   "",
 		"ingest.esp.campaign_keys":     []string{"campaign", "campaign_id", "X-Campaign-ID"},
 		"ingest.esp.tag_campaign":      "first",
+		"ingest.mail.verp":             "",
+		"ingest.mail.max_parts":        mail.DefaultMaxParts,
+		"ingest.mail.max_depth":        mail.DefaultMaxDepth,
+		"ingest.mail.max_recipients":   mail.DefaultMaxRecipients,
+		"ingest.mail.max_header_bytes": mail.DefaultMaxHeaderBytes,
+		"ingest.mail.max_headers":      mail.DefaultMaxHeaders,
 
 		"policy.soft_threshold":   streak.DefaultSoftThreshold,
 		"policy.soft_window":      "14d",

@@ -7,6 +7,7 @@ import (
 	"github.com/bounced-dev/bounced/processor/ingest/esp"
 	"github.com/bounced-dev/bounced/processor/ingest/exim"
 	"github.com/bounced-dev/bounced/processor/ingest/kumo"
+	"github.com/bounced-dev/bounced/processor/ingest/mail"
 	"github.com/bounced-dev/bounced/processor/ingest/pmta"
 	"github.com/bounced-dev/bounced/processor/ingest/postfix"
 	"github.com/bounced-dev/bounced/processor/ingest/raw"
@@ -19,6 +20,7 @@ type Adapters struct {
 	PMTA    pmta.Config    `koanf:"pmta"`
 	KumoMTA kumo.Config    `koanf:"kumomta"`
 	ESP     esp.Config     `koanf:"esp"`
+	Mail    mail.Config    `koanf:"mail"`
 }
 
 // adapters lists the formats bounced reads besides canonical JSON, each with
@@ -41,6 +43,7 @@ func adapters(cfg Config) map[string]func() Adapter {
 		raw.FormatMailgun:  func() Adapter { return esp.NewMailgun(cfg.ESP) },
 		raw.FormatPostmark: func() Adapter { return esp.NewPostmark(cfg.ESP) },
 		raw.FormatPostal:   func() Adapter { return esp.NewPostal(cfg.ESP) },
+		raw.FormatMail:     func() Adapter { return mail.New(cfg.Mail) },
 	}
 }
 

@@ -76,7 +76,7 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	return errors.Join(c.Postfix.Validate(), c.Exim.Validate(), c.PMTA.Validate(), c.KumoMTA.Validate(), c.ESP.Validate())
+	return errors.Join(c.Postfix.Validate(), c.Exim.Validate(), c.PMTA.Validate(), c.KumoMTA.Validate(), c.ESP.Validate(), c.Mail.Validate())
 }
 
 // Classifier gives an attempt its verdict.

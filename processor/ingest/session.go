@@ -128,7 +128,7 @@ func (s *Session) Decode(value []byte, received time.Time) (attempts []event.Att
 	format := s.pinned
 	if format == FormatAuto {
 		if format = raw.Detect(rec); format == "" {
-			return nil, "", raw.Errorf("unknown_format", "not a format bounced reads (canonical JSON, Postfix, Exim, PowerMTA CSV, KumoMTA, SES, SendGrid, Mailgun, Postmark): %q", clip(string(rec.Payload)))
+			return nil, "", raw.Errorf("unknown_format", "not a format bounced reads (canonical JSON, Postfix, Exim, PowerMTA CSV, KumoMTA, SES, SendGrid, Mailgun, Postmark, Postal, bounce mail): %q", clip(string(rec.Payload)))
 		}
 	}
 	if format == FormatCanonical {
