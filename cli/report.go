@@ -56,6 +56,9 @@ type reportRate struct {
 	SoftRate     float64 `json:"soft_rate"`
 	BlockRate    float64 `json:"block_rate"`
 	DeferralRate float64 `json:"deferral_rate"`
+	// Complaints are spam reports; ComplaintRate = Complaints / Delivered.
+	Complaints    uint64  `json:"complaints"`
+	ComplaintRate float64 `json:"complaint_rate"`
 }
 
 type reportReason struct {
@@ -194,6 +197,7 @@ func totalOf(rs []clickhouse.Rate) clickhouse.Rate {
 		t.Block += r.Block
 		t.Attempts += r.Attempts
 		t.Deferred += r.Deferred
+		t.Complaints += r.Complaints
 	}
 	t.Sends = t.Delivered + t.Bounced
 	if t.Sends > 0 {
@@ -203,15 +207,18 @@ func totalOf(rs []clickhouse.Rate) clickhouse.Rate {
 	if t.Attempts > 0 {
 		t.DeferralRate = float64(t.Deferred) / float64(t.Attempts)
 	}
+	if t.Delivered > 0 {
+		t.ComplaintRate = float64(t.Complaints) / float64(t.Delivered)
+	}
 	return t
 }
 
 func rateRow(r clickhouse.Rate) reportRate {
 	return reportRate{r.Key, r.Sends, r.Delivered, r.Bounced, r.Hard, r.Soft, r.Block, r.Attempts, r.Deferred,
-		r.BounceRate, r.HardRate, r.SoftRate, r.BlockRate, r.DeferralRate}
+		r.BounceRate, r.HardRate, r.SoftRate, r.BlockRate, r.DeferralRate, r.Complaints, r.ComplaintRate}
 }
 
-var rateHeader = []string{"sends", "delivered", "bounced", "bounce", "hard", "soft", "block", "attempts", "deferred/attempt"}
+var rateHeader = []string{"sends", "delivered", "bounced", "bounce", "hard", "soft", "block", "attempts", "deferred/attempt", "complaints", "complaint"}
 
 func (r *rateReport) write(w io.Writer, format string) error {
 	r.Rates = nil
@@ -235,11 +242,12 @@ func (r *rateReport) write(w io.Writer, format string) error {
 			}
 		} else {
 			_ = cw.Write([]string{r.By, "sends", "delivered", "bounced", "hard", "soft", "block", "attempts", "deferred",
-				"bounce_rate", "hard_rate", "soft_rate", "block_rate", "deferral_rate"})
+				"bounce_rate", "hard_rate", "soft_rate", "block_rate", "deferral_rate", "complaints", "complaint_rate"})
 			for _, x := range r.Rates {
 				_ = cw.Write([]string{x.Key, i64(x.Sends), i64(x.Delivered), i64(x.Bounced), i64(x.Hard), i64(x.Soft), i64(x.Block),
 					strconv.FormatUint(x.Attempts, 10), strconv.FormatUint(x.Deferred, 10),
-					ratio(x.BounceRate), ratio(x.HardRate), ratio(x.SoftRate), ratio(x.BlockRate), ratio(x.DeferralRate)})
+					ratio(x.BounceRate), ratio(x.HardRate), ratio(x.SoftRate), ratio(x.BlockRate), ratio(x.DeferralRate),
+					strconv.FormatUint(x.Complaints, 10), ratio(x.ComplaintRate)})
 			}
 		}
 		cw.Flush()
@@ -279,7 +287,8 @@ func (r *rateReport) table(w io.Writer) error {
 			src = "outcomes and attempts tables"
 		}
 		fmt.Fprintf(w, "Bounce rates by %s (%s; from the %s). A send is one message to one recipient;\n", r.By, strings.Join(scope, ", "), src)
-		fmt.Fprintln(w, "bounce = bounced / (delivered + bounced) sends, by send time; deferrals are per attempt.")
+		fmt.Fprintln(w, "bounce = bounced / (delivered + bounced) sends, by send time; deferrals are per attempt;")
+		fmt.Fprintln(w, "complaint = spam reports / delivered sends.")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		col := r.By
 		if col == "hour" {
@@ -290,11 +299,12 @@ func (r *rateReport) table(w io.Writer) error {
 		for i, x := range rows {
 			if i == len(rows)-1 {
 				if len(r.rates) == 0 {
-					fmt.Fprintln(tw, "(no sends)\t\t\t\t\t\t\t\t\t\t")
+					fmt.Fprintln(tw, "(no sends)\t\t\t\t\t\t\t\t\t\t\t\t")
 				}
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t\n", x.Key, x.Sends, x.Delivered, x.Bounced,
-				percent(x.BounceRate), percent(x.HardRate), percent(x.SoftRate), percent(x.BlockRate), x.Attempts, percent(x.DeferralRate))
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\t%d\t%s\t%d\t%s\t\n", x.Key, x.Sends, x.Delivered, x.Bounced,
+				percent(x.BounceRate), percent(x.HardRate), percent(x.SoftRate), percent(x.BlockRate), x.Attempts, percent(x.DeferralRate),
+				x.Complaints, percent(x.ComplaintRate))
 		}
 		if err := tw.Flush(); err != nil {
 			return err

@@ -38,7 +38,9 @@ func reportRows() []clickhouse.AttemptRow {
 		sent             time.Time
 		steps            []at
 	}{
-		{"c1", "a.example", h9, []at{del}},
+		// Delivered, then reported as spam: one delivered send and one
+		// complaint, never a second attempt.
+		{"c1", "a.example", h9, []at{del, {event.Complaint, event.LabelComplaint, 0, "", 3 * time.Hour, 0, 0}}},
 		{"c1", "a.example", h9, []at{{event.Deferred, event.Greylisted, 451, "4.7.1", time.Minute, 0, 0},
 			{event.Deferred, event.Greylisted, 451, "4.7.1", 10 * time.Minute, 0, 0}, {event.Delivered, event.LabelDelivered, 250, "2.0.0", 30 * time.Minute, 1, 0}}},
 		{"c1", "b.example", h9, []at{{event.Bounced, event.MailboxUnknown, 550, "5.1.1", time.Minute, 0, 1}}},
