@@ -27,6 +27,9 @@ type decideStage struct {
 	// leader is true while this member owns attempts partition 0: one
 	// member at a time does group-wide chores (rate alerts).
 	leader atomic.Bool
+	// now is the wall clock; it decides only when an expire command is
+	// written, never what it does.
+	now func() time.Time
 }
 
 // assigned is called with every new assignment of the stage.
@@ -45,6 +48,8 @@ type decideWorker struct {
 	ps   *statestore.Partition
 	recs []decide.Record
 	keys int // recipients counted in the state-size gauge
+	// exp holds the partition's suppressions that expire, by time.
+	exp *expiries
 }
 
 // work is stage 2's partitionWorker: restore the partition's state, then
@@ -57,6 +62,8 @@ func (s *decideStage) work(gctx context.Context, o *owner, offset int64) {
 	if w.ps = w.restore(gctx, offset); w.ps == nil {
 		return // the generation ended first
 	}
+	w.exp = newExpiries()
+	w.exp.rebuild(w.ps.Table)
 	w.keys = w.ps.Table.Len()
 	s.m.StateKeys.Add(float64(w.keys))
 	defer func() { s.m.StateKeys.Sub(float64(w.keys)) }()
@@ -66,7 +73,11 @@ func (s *decideStage) work(gctx context.Context, o *owner, offset int64) {
 		return
 	}
 	defer s.store.Revoke(o.topic, int32(o.partition))
-	if err := s.loop(gctx, "decide", o, offset, func() { w.checkpointDue(gctx) }, nil, w.batch); err != nil {
+	between := func() {
+		w.checkpointDue(gctx)
+		w.expireDue(gctx)
+	}
+	if err := s.loopIdle(gctx, "decide", o, offset, expireIdle, between, nil, w.batch); err != nil {
 		// The table now holds events that were never committed; it must
 		// not outlive this worker. The next owner restores from the
 		// changelog and replays.
@@ -80,6 +91,9 @@ func (w *decideWorker) batch(ctx context.Context, msgs []kafka.Message) error {
 	timer := w.stepTimer("decide")
 	w.recs = records(w.recs[:0], msgs)
 	out := w.fold.Fold(w.ps, w.recs)
+	for i := range out.States {
+		w.exp.set(out.States[i].Key, out.States[i].State)
+	}
 	w.count(&out)
 	timer("process")
 	err := w.flush(ctx, w.o, &out, msgs, timer)
@@ -108,10 +122,44 @@ func (w *decideWorker) count(out *decide.Outputs) {
 	}
 	w.m.Replays.Add(float64(out.Stats.Replays))
 	w.m.Held.Add(float64(out.Stats.Held))
+	w.m.Expiries.WithLabelValues("expired").Add(float64(out.Stats.Expired))
+	w.m.Expiries.WithLabelValues("stale").Add(float64(out.Stats.Stale))
 	w.m.Holds.Add(float64(out.Stats.Holds))
 	for _, c := range out.Commands {
 		w.log.Warn("incident guard: holding the domain's new suppressions", "domain", c.Domain, "rule", c.Rule, "why", c.Reason)
 	}
+}
+
+// expireDue writes an expire command for each suppression of the partition
+// whose expires_at the wall clock has passed, keyed by its address: it
+// comes back through this partition and the fold, in order with the
+// address's events, and its tombstone takes the ordered path of every
+// change. A command written twice (a crash before its fold) is stale the
+// second time and does nothing.
+func (w *decideWorker) expireDue(ctx context.Context) {
+	cs := w.exp.due(w.now(), expireBatch)
+	if len(cs) == 0 {
+		return
+	}
+	msgs := make([]kafka.Message, 0, len(cs))
+	for _, c := range cs {
+		m, err := topics.ControlMessage(w.topics.Attempts, c)
+		if err != nil {
+			w.exp.requeue(cs)
+			w.log.Error("expire commands not written", "err", err)
+			return
+		}
+		msgs = append(msgs, m)
+	}
+	if err := w.write(ctx, w.o, "decide", "expire", w.out, msgs); err != nil {
+		// The next sweep tries again; a new owner rebuilds them from the
+		// state.
+		w.exp.requeue(cs)
+		w.log.Warn("expire commands not written; retrying on the next sweep", "due", len(cs), "err", err)
+		return
+	}
+	w.m.Expiries.WithLabelValues("sent").Add(float64(len(cs)))
+	w.log.Info("suppressions due to expire: commands written", "count", len(cs), "oldest", cs[0].Expires, "pending", w.exp.len())
 }
 
 // handOver keeps the state of a partition given up cleanly for the next

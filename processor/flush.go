@@ -162,6 +162,9 @@ func (f *flusher) writeChanges(ctx context.Context, o *owner, out *decide.Output
 		if c.Record != nil {
 			status, class = string(c.Record.Status), string(c.Record.Class)
 		}
+		if c.Why != "" {
+			f.log.Info("suppression ended", "stage", "decide", "partition", o.partition, "address", c.Address, "why", c.Why)
+		}
 		f.m.Decisions.WithLabelValues(status, class).Inc()
 	}
 	return nil

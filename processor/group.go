@@ -70,10 +70,21 @@ func runGroup(ctx context.Context, conn *broker.Clients, id string, topics []str
 
 // batcher reads one partition in batches bounded by size and time.
 type batcher struct {
-	r        *kafka.Reader
+	r        fetcher
 	size     int // most records in a batch
 	bytes    int // a batch ends once its records' keys and values reach this many bytes
 	interval time.Duration
+	// idle, when not 0, makes next return an empty batch after this long
+	// without a record, so that the worker's chores between batches (stage
+	// 2's expiries) run on a quiet partition too.
+	idle time.Duration
+}
+
+// fetcher is what batcher needs of a *kafka.Reader.
+type fetcher interface {
+	FetchMessage(ctx context.Context) (kafka.Message, error)
+	Lag() int64
+	Close() error
 }
 
 func newBatcher(conn *broker.Clients, topic string, partition int, offset int64, cfg Config, skipped func(string)) (*batcher, error) {
@@ -110,13 +121,19 @@ func newBatcher(conn *broker.Clients, topic string, partition int, offset int64,
 }
 
 // next fills buf with up to size records or bytes, returning when it is
-// full, when its window (windowEnd) closes, or when ctx ends.
+// full, when its window (windowEnd) closes, or when ctx ends; with idle
+// set, also empty once idle passes without a record.
 // Errors other than ctx's are returned after the records gathered so far.
 func (b *batcher) next(ctx context.Context, buf []kafka.Message) ([]kafka.Message, error) {
 	clear(buf) // the last batch's records must not outlive it
 	buf = buf[:0]
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var idle *time.Timer
+	if b.idle > 0 {
+		idle = time.AfterFunc(b.idle, cancel)
+		defer idle.Stop()
+	}
 	n := 0
 	for len(buf) < b.size && n < b.bytes {
 		m, err := b.r.FetchMessage(wctx)
@@ -127,6 +144,12 @@ func (b *batcher) next(ctx context.Context, buf []kafka.Message) ([]kafka.Messag
 			return buf, err
 		}
 		if len(buf) == 0 {
+			if idle != nil {
+				// A record came: the batch's window bounds it now. Should
+				// the idle timer have fired already, the batch ends with
+				// this record.
+				idle.Stop()
+			}
 			t := time.AfterFunc(windowEnd(time.Now(), b.interval), cancel)
 			defer t.Stop()
 		}

@@ -27,6 +27,7 @@ type Metrics struct {
 	Fenced      *prometheus.CounterVec   // flushes abandoned because the member lost its membership
 	Held        prometheus.Counter       // suppressions held by the incident guard
 	Holds       prometheus.Counter       // domains the incident guard started holding
+	Expiries    *prometheus.CounterVec   // expiries of suppressions, by result (sent, expired, stale)
 }
 
 // NewMetrics registers the pipeline's series on reg (nil: unregistered,
@@ -54,11 +55,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_state_checkpoints_total", Help: "Local state checkpoints written, by result (ok, error)."}, []string{"result"}),
 		Held:        prometheus.NewCounter(prometheus.CounterOpts{Name: "bounced_guard_held_total", Help: "Suppressions the incident guard held for an operator's decision."}),
 		Holds:       prometheus.NewCounter(prometheus.CounterOpts{Name: "bounced_guard_holds_total", Help: "Domains the incident guard started holding (counted once, by the owner of attempts partition 0)."}),
+		Expiries:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_expiries_total", Help: "Suppression expiries (policy.expire): sent (expire commands written when expires_at passed), expired (suppressions they ended), stale (commands that found the suppression renewed, lifted or held)."}, []string{"result"}),
 		Fenced:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "bounced_fenced_total", Help: "Flushes abandoned because the member could not prove its group membership, by stage."}, []string{"stage"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Consumed, m.Attempts, m.Classified, m.DLQ, m.DLQRepeats, m.Resets, m.Skipped, m.Duplicates, m.Replays,
-			m.Decisions, m.Lag, m.BatchTime, m.StepTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime, m.Restored, m.Checkpoints, m.Fenced, m.Held, m.Holds)
+			m.Decisions, m.Lag, m.BatchTime, m.StepTime, m.Retries, m.Owned, m.StateKeys, m.RestoreTime, m.Restored, m.Checkpoints, m.Fenced, m.Held, m.Holds, m.Expiries)
 	}
 	return m
 }

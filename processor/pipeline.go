@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/bounced-dev/bounced/broker"
 	"github.com/bounced-dev/bounced/processor/ingest"
@@ -70,7 +71,7 @@ func New(cfg Config, tc topics.Config, policy streak.Policy, deps Deps) (*Pipeli
 		cfg: cfg, topics: tc, base: b,
 		ingest: &ingestStage{base: b, topics: tc, ingester: deps.Ingester, stateDir: deps.StateDir, topicID: deps.TopicID},
 		decide: &decideStage{flusher: &flusher{base: b, topics: tc, store: deps.Store}, policy: policy.WithDefaults(),
-			ckpt: statestore.Checkpoints{Dir: deps.StateDir, Topic: tc.State}},
+			ckpt: statestore.Checkpoints{Dir: deps.StateDir, Topic: tc.State}, now: time.Now},
 	}, nil
 }
 

@@ -45,6 +45,12 @@ type base struct {
 // restarted, when not nil, runs before the first batch when the partition
 // turned out to begin again below the committed offset (position).
 func (b *base) loop(gctx context.Context, stage string, o *owner, offset int64, after func(), restarted func(context.Context) error, flush func(context.Context, []kafka.Message) error) error {
+	return b.loopIdle(gctx, stage, o, offset, 0, after, restarted, flush)
+}
+
+// loopIdle is loop whose after also runs once idle passes without a record
+// (0: only between batches).
+func (b *base) loopIdle(gctx context.Context, stage string, o *owner, offset int64, idle time.Duration, after func(), restarted func(context.Context) error, flush func(context.Context, []kafka.Message) error) error {
 	log := b.log.With("stage", stage, "topic", o.topic, "partition", o.partition)
 	offset, restart := b.position(gctx, log, stage, o, offset)
 	if restart && restarted != nil {
@@ -57,6 +63,7 @@ func (b *base) loop(gctx context.Context, stage string, o *owner, offset int64, 
 	if r == nil {
 		return nil
 	}
+	r.idle = idle
 	defer r.close()
 	lag := b.m.Lag.WithLabelValues(o.topic, strconv.Itoa(o.partition))
 	consumed := b.m.Consumed.WithLabelValues(stage)

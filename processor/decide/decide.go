@@ -9,8 +9,9 @@
 //   - an attempt whose outcome is complaint carries a complaint verdict
 //     (streak.VerdictOf) whatever its producer said, so its row, the guard
 //     and the fold agree it is neither an attempt nor a delivery;
-//   - an operator command on one address (lift, suppress) and an attempt
-//     are folded into the recipient's state with streak.ApplyControl and
+//   - an operator command on one address (lift, suppress), an expire its
+//     partition's owner wrote when a suppression's expires_at came, and
+//     an attempt are folded into the recipient's state with streak.ApplyControl and
 //     streak.Apply, which skip what the state has applied already (replays
 //     after a crash, duplicate event ids);
 //   - a domain command (hold, release, discard) and every applied attempt
@@ -69,6 +70,9 @@ type Change struct {
 	Address string
 	Record  *event.Suppression
 	Version uint64
+	// Why says, for a tombstone other than an operator's lift, why the
+	// suppression ended ("expired after 90d: mailbox_full").
+	Why string
 }
 
 // StateChange is a recipient's new absolute state, for the changelog.
@@ -92,6 +96,8 @@ type Stats struct {
 	// SourceResets counts input partitions found restarted: a source-reset
 	// record, or an attempt far behind the partition's position.
 	SourceResets int
+	Expired      int // suppressions an expire command ended
+	Stale        int // expire commands that found their suppression renewed, lifted or held
 }
 
 // Outputs is everything one batch produces, in the order the engine must
@@ -184,6 +190,12 @@ func (b *batch) record(i int, r *Record) {
 			return
 		}
 		if c.Domain != "" {
+			switch c.Op {
+			case streak.OpHold, streak.OpRelease, streak.OpDiscard:
+			default:
+				b.dead(i, fmt.Errorf("control %s names a domain; it applies to one address only", c.Op))
+				return
+			}
 			b.effects(b.p.Guard.Command(b.p.Table, c, r.Offset), r.Offset, nil)
 			return
 		}
@@ -253,9 +265,19 @@ func (b *batch) control(i int, r *Record, c streak.Control) {
 		b.out.Stats.Replays++
 		return
 	}
+	if c.Op == streak.OpExpire {
+		if !res.Publish {
+			// Stale: the state is unchanged, and an address never seen
+			// must not get one.
+			b.out.Stats.Stale++
+			return
+		}
+		b.out.Stats.Expired++
+	}
 	b.put(key, st)
 	if res.Publish {
 		b.publish(key, res.Record, r.Offset)
+		b.out.Changes[len(b.out.Changes)-1].Why = res.Why
 	}
 }
 

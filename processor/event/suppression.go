@@ -36,6 +36,11 @@ type Suppression struct {
 	Evidence   []Evidence `json:"evidence"`
 	SoftStreak int        `json:"soft_streak"`
 	Source     Origin     `json:"source"`
+	// ExpiresAt, when set, is when the suppression ends by itself: the
+	// time of the event that made it (or changed its reason) plus the
+	// policy's expiry for its label (policy.expire.<label>). Event time,
+	// not wall time, so a replay of the same events decides the same.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // Evidence is one event that led to a suppression, kept so a user can see

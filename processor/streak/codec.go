@@ -19,6 +19,11 @@ const (
 	// binaryV2 holds the duplicate guard's Seen list: a count byte, then
 	// each entry as 8 bytes little-endian (id hash and hour, see Seen).
 	binaryV2 = 0x02
+	// binaryV3 is binaryV2 with the mark's expires_at after its since (a
+	// flag byte, then Unix nanoseconds). It is written only for a state
+	// whose mark expires, so states stay byte-identical, and readable by
+	// members of an older version, while no expiry is configured.
+	binaryV3 = 0x03
 	// v1Recent is how many id hashes binaryV1 held at most.
 	v1Recent = 3
 )
@@ -34,7 +39,11 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 	if err := checkSeen(s.Seen); err != nil {
 		return dst, fmt.Errorf("encode state: %w", err)
 	}
-	dst = append(dst, binaryV2)
+	version := byte(binaryV2)
+	if s.Mark != nil && !s.Mark.ExpiresAt.IsZero() {
+		version = binaryV3
+	}
+	dst = append(dst, version)
 	dst = binary.AppendVarint(dst, s.LastOff)
 	dst = append(dst, byte(len(s.Seen)))
 	for _, v := range s.Seen {
@@ -74,6 +83,10 @@ func (s *State) AppendBinary(dst []byte) ([]byte, error) {
 		dst = append(dst, 1)
 		dst = binary.AppendVarint(dst, m.Since.UnixNano())
 	}
+	if version == binaryV3 {
+		dst = append(dst, 1)
+		dst = binary.AppendVarint(dst, m.ExpiresAt.UnixNano())
+	}
 	if m.Held == nil {
 		return append(dst, 0), nil
 	}
@@ -98,7 +111,7 @@ func (s *State) UnmarshalBinary(b []byte) error {
 	if len(b) > 0 && b[0] == '{' {
 		return s.unmarshalJSON(b)
 	}
-	if len(b) == 0 || (b[0] != binaryV1 && b[0] != binaryV2) {
+	if len(b) == 0 || (b[0] != binaryV1 && b[0] != binaryV2 && b[0] != binaryV3) {
 		return errors.New("streak: state: unknown encoding")
 	}
 	version := b[0]
@@ -150,6 +163,9 @@ func (s *State) UnmarshalBinary(b []byte) error {
 		m := &Mark{Status: event.Status(d.bytes()), Class: event.Class(d.bytes()), Label: event.Label(d.bytes()), Source: event.Origin(d.bytes())}
 		if d.byte() == 1 {
 			m.Since = time.Unix(0, d.varint()).UTC()
+		}
+		if version == binaryV3 && d.byte() == 1 {
+			m.ExpiresAt = time.Unix(0, d.varint()).UTC()
 		}
 		if d.byte() == 1 {
 			if held := d.bytes(); d.err == nil {

@@ -20,7 +20,7 @@ import (
 	"github.com/bounced-dev/bounced/processor/event"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/state_v2.golden from the current encoder")
+var update = flag.Bool("update", false, "rewrite testdata/state_v2.golden and state_v3.golden from the current encoder")
 
 // seenAt is the guard's entry for id at hours after t0.
 func seenAt(id string, hours int) Seen { return SeenOf(id, t0.Add(time.Duration(hours)*time.Hour)) }
@@ -49,6 +49,10 @@ func codecStates() []State {
 		{LastOff: 9, Mark: &Mark{Status: event.StatusSuppressed, Class: event.ClassHard, Label: "operator", Source: event.OriginOperator}},
 		{LastOff: 10, Mark: &Mark{Status: event.StatusHeld, Class: event.ClassHard, Label: event.MailboxUnknown, Source: event.OriginAuto, Since: since,
 			Held: &event.Suppression{Address: "a@b.example", Status: event.StatusHeld, Class: event.ClassHard, Reason: "Hard bounce.", Since: since, UpdatedAt: since, Evidence: []event.Evidence{}}}},
+		// Marks that expire (binaryV3).
+		{LastOff: 11, Mark: &Mark{Status: event.StatusSuppressed, Class: event.ClassSoft, Label: event.MailboxFull, Source: event.OriginAuto, Since: since, ExpiresAt: since.Add(90 * 24 * time.Hour)}},
+		{LastOff: 12, Mark: &Mark{Status: event.StatusHeld, Class: event.ClassSoft, Label: event.MailboxFull, Source: event.OriginAuto, Since: since, ExpiresAt: since.Add(time.Hour),
+			Held: &event.Suppression{Address: "a@b.example", Status: event.StatusHeld, Class: event.ClassSoft, Reason: "Full.", Since: since, UpdatedAt: since, Evidence: []event.Evidence{}, ExpiresAt: since.Add(time.Hour)}}},
 	}
 }
 
@@ -147,33 +151,50 @@ func TestStateReadsV1(t *testing.T) {
 	}
 }
 
-// The golden file pins the v2 encoding: a change to it must be deliberate
-// (a new version byte, the old one still decoded).
+// The golden files pin the encodings: a change to one must be deliberate
+// (a new version byte, the old one still decoded). v2 is written for every
+// state whose mark does not expire, v3 for one whose mark does.
 func TestStateBinaryGolden(t *testing.T) {
 	all := codecStates()
-	s := all[2] // seen ids, a delivery, sends
-	s.Streak, s.Mark = all[4].Streak, all[5].Mark
-	b, err := s.AppendBinary(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join("testdata", "state_v2.golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(hex.Dump(b)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dump, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	golden := undump(t, string(dump))
-	if !bytes.Equal(b, golden) {
-		t.Errorf("the encoding changed; if on purpose, add a version byte, keep decoding v2, and run go test -update\n got:\n%s\nwant:\n%s", hex.Dump(b), dump)
-	}
-	var got State
-	if err := got.UnmarshalBinary(golden); err != nil || !reflect.DeepEqual(normal(got), normal(s)) {
-		t.Errorf("golden bytes decode to %+v (%v), want %+v", got, err, s)
+	v2 := all[2] // seen ids, a delivery, sends
+	v2.Streak, v2.Mark = all[4].Streak, all[5].Mark
+	v3 := all[2]
+	v3.Mark = all[8].Mark
+	for _, tc := range []struct {
+		file    string
+		s       State
+		version byte
+	}{
+		{"state_v2.golden", v2, binaryV2},
+		{"state_v3.golden", v3, binaryV3},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			b, err := tc.s.AppendBinary(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b[0] != tc.version {
+				t.Errorf("version byte %#x, want %#x", b[0], tc.version)
+			}
+			path := filepath.Join("testdata", tc.file)
+			if *update {
+				if err := os.WriteFile(path, []byte(hex.Dump(b)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			dump, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -update)", err)
+			}
+			golden := undump(t, string(dump))
+			if !bytes.Equal(b, golden) {
+				t.Errorf("the encoding changed; if on purpose, add a version byte, keep decoding the old ones, and run go test -update\n got:\n%s\nwant:\n%s", hex.Dump(b), dump)
+			}
+			var got State
+			if err := got.UnmarshalBinary(golden); err != nil || !reflect.DeepEqual(normal(got), normal(tc.s)) {
+				t.Errorf("golden bytes decode to %+v (%v), want %+v", got, err, tc.s)
+			}
+		})
 	}
 }
 
@@ -301,7 +322,7 @@ func FuzzStateRoundTrip(f *testing.F) {
 			s.Streak = all[4].Streak
 		}
 		if extra&2 == 2 {
-			s.Mark = all[5+int(extra>>2)%3].Mark
+			s.Mark = all[5+int(extra>>2)%5].Mark
 		}
 		b, err := s.AppendBinary(nil)
 		if err != nil {

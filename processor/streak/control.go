@@ -1,6 +1,7 @@
 package streak
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -15,6 +16,15 @@ const (
 	OpLift     Op = "lift"     // remove the suppression and reset the state
 	OpSuppress Op = "suppress" // suppress the address by hand
 )
+
+// OpExpire ends a suppression whose expires_at has come (Policy.Expire).
+// The stage-2 owner of the address's partition writes it, keyed like the
+// address's events, once its wall clock passes Control.Expires; the fold
+// alone decides what it does: if the address is still suppressed with that
+// very expires_at (not renewed, lifted or held since), a tombstone and a
+// reset as for a lift; otherwise nothing. So a command written twice, or
+// one overtaken by a new reason, is harmless.
+const OpExpire Op = "expire"
 
 // Commands of the incident guard (SPEC §5). Each has two forms.
 //
@@ -48,6 +58,9 @@ type Control struct {
 	Reason  string    `json:"reason,omitempty"`
 	By      string    `json:"by,omitempty"`
 	At      time.Time `json:"at"`
+	// Expires is, for an expire command, the expires_at of the record it
+	// ends.
+	Expires time.Time `json:"expires_at,omitzero"`
 	// Record is, for a hold of one address, the suppression record to hold:
 	// the guard passes the record it holds. It is never on the wire.
 	Record *event.Suppression `json:"-"`
@@ -85,6 +98,19 @@ func ApplyControl(s State, c Control, off int64) (State, Result, error) {
 		}
 		s.Mark, s.Streak = markOf(rec), nil
 		return s, Result{Publish: true, Record: rec}, nil
+	case OpExpire:
+		if c.Expires.IsZero() {
+			return s, Result{}, errors.New("expire without expires_at: it must name the expiry it ends")
+		}
+		m := s.Mark
+		if m == nil || m.Status != event.StatusSuppressed || m.ExpiresAt.IsZero() || !m.ExpiresAt.Equal(c.Expires) {
+			// Stale: lifted, renewed with a new reason, held, or an
+			// expire written twice. Nothing changes, not even LastOff.
+			return s, Result{}, nil
+		}
+		why := fmt.Sprintf("expired after %s: %s", span(m.ExpiresAt.Sub(m.Since)), m.Label)
+		// As a lift: a tombstone, and the address starts over.
+		return State{LastOff: max(s.LastOff, off)}, Result{Publish: true, Why: why}, nil
 	case OpHold, OpRelease, OpDiscard:
 		if c.Address == "" {
 			return s, Result{}, fmt.Errorf("%s without an address: a domain command is the incident guard's", c.Op)
@@ -128,4 +154,14 @@ func guardStep(s State, c Control, off int64) (State, Result) {
 		// As a lift: a tombstone, and the address starts over.
 		return State{LastOff: max(s.LastOff, off)}, Result{Publish: true}
 	}
+}
+
+// span writes a duration the way the policy's keys are written: whole days
+// as "90d", anything else as Go does ("36h0m0s").
+func span(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d > 0 && d%day == 0 {
+		return fmt.Sprintf("%dd", d/day)
+	}
+	return d.String()
 }

@@ -7,6 +7,8 @@ package streak
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,6 +42,16 @@ type Policy struct {
 	// it is a duplicate and changes nothing. At most 32 ids per recipient
 	// are kept, the oldest dropped first. Default 7 days.
 	DuplicateWindow time.Duration `koanf:"duplicate_window"`
+	// Expire ends a suppression by itself, per label, this long after the
+	// event that made it (policy.expire.<label>): the record carries
+	// expires_at, and at that time the partition's owner writes an expire
+	// command that turns it into a tombstone and resets the address, as a
+	// lift does. Off for every label by default. Hard and complaint labels
+	// may expire too, though a bad mailbox rarely comes back; the
+	// recommended setting is mailbox_full: 90d (a full mailbox is often
+	// emptied, or abandoned and later deleted, which a new hard bounce
+	// then shows).
+	Expire map[event.Label]time.Duration `koanf:"expire"`
 }
 
 // Defaults of Policy.
@@ -53,6 +65,11 @@ const (
 	DefaultDuplicateWindow = 7 * 24 * time.Hour
 	// MaxDuplicateWindow: beyond a year the 32-id bound decides anyway.
 	MaxDuplicateWindow = 365 * 24 * time.Hour
+	// MinExpire and MaxExpire bound Policy.Expire: an expiry shorter than
+	// an hour would undo a suppression before the next campaign could
+	// heed it; one beyond ten years is "never", which is the default.
+	MinExpire = time.Hour
+	MaxExpire = 10 * 365 * 24 * time.Hour
 )
 
 // WithDefaults returns p with every unset field at its default.
@@ -96,6 +113,18 @@ func (p Policy) Validate() error {
 	}
 	if p.Evidence < 0 || p.Evidence > 50 {
 		return fmt.Errorf("policy.evidence: %d is outside 1..50", p.Evidence)
+	}
+	for _, l := range slices.Sorted(maps.Keys(p.Expire)) {
+		d := p.Expire[l]
+		c, _, ok := l.Taxonomy()
+		switch {
+		case !ok:
+			return fmt.Errorf("policy.expire.%s: unknown label; labels are %s", l, labelList())
+		case c == event.ClassDelivered || c == event.ClassAutoReply:
+			return fmt.Errorf("policy.expire.%s: a %s never suppresses, so it cannot expire", l, c)
+		case d < MinExpire || d > MaxExpire:
+			return fmt.Errorf("policy.expire.%s: %s is outside 1h..87600h (10 years); e.g. 90d, or leave it unset for never", l, d)
+		}
 	}
 	for l, a := range p.Labels {
 		if _, _, ok := event.Label(l).Taxonomy(); !ok {
@@ -143,4 +172,16 @@ func (p Policy) Action(v event.Verdict) Action {
 		return Count
 	}
 	return Ignore
+}
+
+// expiry returns when a suppression made under label at the event time at
+// ends by itself, zero when it never does.
+func (p Policy) expiry(label event.Label, at time.Time) time.Time {
+	d, ok := p.Expire[label]
+	if !ok || d <= 0 {
+		return time.Time{}
+	}
+	// UTC: a state that went through the changelog must publish
+	// byte-identical records to one that did not.
+	return at.Add(d).UTC()
 }

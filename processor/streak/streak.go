@@ -57,6 +57,9 @@ type Mark struct {
 	Label  event.Label  `json:"label"`
 	Source event.Origin `json:"source"`
 	Since  time.Time    `json:"since"`
+	// ExpiresAt is the record's expires_at: an expire command ends the
+	// suppression only while it still carries the same one.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	// Held is the whole record while the incident guard holds it, so that
 	// an operator's release can publish it unchanged but enforced.
 	Held *event.Suppression `json:"held,omitempty"`
@@ -65,7 +68,7 @@ type Mark struct {
 func markOf(r *event.Suppression) *Mark {
 	// Since in UTC: a state that went through the changelog must publish
 	// byte-identical records to one that did not.
-	return &Mark{Status: r.Status, Class: r.Class, Label: r.Label, Source: r.Source, Since: r.Since.UTC()}
+	return &Mark{Status: r.Status, Class: r.Class, Label: r.Label, Source: r.Source, Since: r.Since.UTC(), ExpiresAt: r.ExpiresAt.UTC()}
 }
 
 // Fail is one failed send in a soft streak.
@@ -90,6 +93,10 @@ type Result struct {
 	Record  *event.Suppression
 	// Send is what the event changes in the send counts.
 	Send SendDelta
+	// Why says, for a tombstone that is not an operator's lift, why the
+	// suppression ended ("expired after 90d: mailbox_full"), for logs and
+	// timelines: a tombstone itself carries no value.
+	Why string
 }
 
 // SendDelta is what one event changes in the count of ended sends (SPEC §6
@@ -246,6 +253,8 @@ func suppress(p Policy, s State, a *event.Attempt, v event.Verdict, class event.
 		Evidence:   trail(s, last, p.Evidence),
 		SoftStreak: len(s.Streak),
 		Source:     event.OriginAuto,
+		// A new reason starts its label's expiry afresh.
+		ExpiresAt: p.expiry(v.Label, a.OccurredAt),
 	}
 	if s.Mark != nil {
 		rec.Since = s.Mark.Since // an upgrade keeps the original date

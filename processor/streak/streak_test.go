@@ -319,8 +319,9 @@ func TestPolicyValidate(t *testing.T) {
 // commands on one address: the state never holds more failed sends than
 // the threshold, an event publishes a record exactly when suppression
 // starts or changes, replays never change anything, the incident guard's
-// hold, release and discard do what they say, and a suppression never
-// disappears except by a lift or a discard.
+// hold, release and discard do what they say, an expire ends exactly the
+// suppression it names, and a suppression never disappears except by a
+// lift, a discard or its expiry.
 //
 // Each step takes three bytes; a first byte of 224 or more makes the step
 // a command (the second byte picks it, the third whether a guard step is
@@ -331,10 +332,10 @@ func FuzzApply(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 224, 2, 0, 224, 3, 0, 0, 1, 4, 224, 2, 1, 224, 4, 0, 224, 1, 0, 224, 2, 0, 224, 0, 0})
 	labels := event.Labels()
 	outcomes := []event.Outcome{event.Delivered, event.Deferred, event.Bounced, event.Expired, event.Dropped, event.Complaint}
-	ops := []Op{OpLift, OpSuppress, OpHold, OpRelease, OpDiscard}
+	ops := []Op{OpLift, OpSuppress, OpHold, OpRelease, OpDiscard, OpExpire}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := New()
-		p := Policy{}.WithDefaults()
+		p := Policy{Expire: map[event.Label]time.Duration{event.MailboxFull: 90 * 24 * time.Hour, event.LabelComplaint: time.Hour}}.WithDefaults()
 		var last *event.Suppression // the record last published
 		for i := 0; i+2 < len(data); i += 3 {
 			off := int64(i)
@@ -347,6 +348,14 @@ func FuzzApply(f *testing.F) {
 					c.Record = last
 					if c.Record == nil {
 						c.Record = &event.Suppression{Address: c.Address, Status: event.StatusSuppressed, Source: event.OriginAuto}
+					}
+				}
+				if op == OpExpire {
+					// Even third byte: the expiry the state holds (when it
+					// has one); odd: another one, which must be stale.
+					c.Expires = c.At
+					if s.Mark != nil && !s.Mark.ExpiresAt.IsZero() && data[i+2]%2 == 0 {
+						c.Expires = s.Mark.ExpiresAt
 					}
 				}
 				guardStep := op == OpHold || op == OpRelease || op == OpDiscard
@@ -375,6 +384,13 @@ func FuzzApply(f *testing.F) {
 				}
 				if before.Mark != nil && s.Mark == nil {
 					t.Fatal("suppression lifted by an event")
+				}
+				if r.Publish && r.Record != nil {
+					// An event's record expires exactly as the policy says,
+					// counted from the event, and its mark agrees.
+					if want := p.expiry(r.Record.Label, a.OccurredAt); !r.Record.ExpiresAt.Equal(want) || !s.Mark.ExpiresAt.Equal(want) {
+						t.Fatalf("%s record expires %v, mark %v, want %v", r.Record.Label, r.Record.ExpiresAt, s.Mark.ExpiresAt, want)
+					}
 				}
 				s2, r2 := Apply(p, s, a, off)
 				if !r2.Replay || !reflect.DeepEqual(s2, s) {
@@ -453,7 +469,7 @@ func checkSeenAfter(t *testing.T, p Policy, before, s State, a *event.Attempt, r
 // checkControl checks what one command on one address did to before.
 func checkControl(t *testing.T, before, s State, c Control, off int64, r Result) {
 	t.Helper()
-	if before.Mark != nil && s.Mark == nil && c.Op != OpLift && c.Op != OpDiscard {
+	if before.Mark != nil && s.Mark == nil && c.Op != OpLift && c.Op != OpDiscard && c.Op != OpExpire {
 		t.Fatalf("%s removed a suppression", c.Op)
 	}
 	if r.Replay {
@@ -506,6 +522,14 @@ func checkControl(t *testing.T, before, s State, c Control, off int64, r Result)
 	case OpSuppress:
 		if !r.Publish || s.Mark == nil || s.Mark.Source != event.OriginOperator {
 			t.Fatalf("suppress: mark %+v", s.Mark)
+		}
+	case OpExpire:
+		due := was != nil && was.Status == event.StatusSuppressed && !was.ExpiresAt.IsZero() && was.ExpiresAt.Equal(c.Expires)
+		if r.Publish != due {
+			t.Fatalf("expire %v of %+v: publish %v", c.Expires, was, r.Publish)
+		}
+		if r.Publish && (!reflect.DeepEqual(s, State{LastOff: max(before.LastOff, off)}) || r.Record != nil || r.Why == "") {
+			t.Fatalf("expire: state %+v, record %+v, why %q", s, r.Record, r.Why)
 		}
 	}
 }
