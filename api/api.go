@@ -31,6 +31,7 @@ type Suppressions interface {
 //	GET /healthz                      200 while the process runs
 //	GET /readyz                       200 once ready() returns nil and the list is loaded
 //	GET /v1/suppressions/{address}    the address's suppression record, or 404
+//	GET /v1/addresses/{address}       the address's history: suppression, streak state, attempts (WithTimeline)
 //	GET /dashboard                    the dashboard page (HTML, CSS and JS embedded; no external fetch)
 //	GET /v1/dashboard/rates           rate series by=campaign|domain|ip|send_hour
 //	GET /v1/dashboard/reasons         top reasons of undelivered attempts
@@ -61,7 +62,9 @@ func Handler(reg *prometheus.Registry, list Suppressions, ready func() error, lo
 	}
 	acc := newAccess(o.token)
 	mux := http.NewServeMux()
-	(&dashboard{ch: o.ch, now: o.now, log: log, slots: make(chan struct{}, o.limit), wait: o.wait}).routes(mux)
+	dash := &dashboard{ch: o.ch, now: o.now, log: log, slots: make(chan struct{}, o.limit), wait: o.wait}
+	dash.routes(mux)
+	mux.HandleFunc("GET /v1/addresses/{address}", dash.address(list, o.timeline))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if o.pprof {
 		profiles(mux)
@@ -129,6 +132,8 @@ type options struct {
 	limit  int
 	wait   time.Duration
 	intake http.Handler
+	// timeline serves /v1/addresses/{address}; nil answers 503.
+	timeline Timeline
 }
 
 // Dashboard concurrency defaults (WithDashboardLimit).

@@ -46,6 +46,7 @@
   function pct(x, digits) { return (x * 100).toFixed(digits === undefined ? 2 : digits) + '%'; }
   function num(n) { return Number(n).toLocaleString('en-US'); }
   function fmtTime(s) { return String(s).replace('T', ' ').replace(/:\d\d(\.\d+)?Z$/, '').replace(/Z$/, ''); }
+  function fmtSecs(s) { return String(s).replace('T', ' ').replace(/(\.\d+)?Z$/, ''); }
   function rateAttr(x) { return Number(x).toFixed(6); }
 
   // ---- data ----
@@ -339,6 +340,135 @@
     }).catch(function () { /* suggestions only: the panels report the failure */ });
   }
 
+  // ---- address lookup ----
+
+  // fetchJSON gets path (no dashboard filter: an address's history is not
+  // bounded by the range) and throws the server's error with its status.
+  function fetchJSON(path) {
+    return fetch(path, { headers: { Accept: 'application/json' } }).then(function (resp) {
+      return resp.text().then(function (text) {
+        var body;
+        try { body = JSON.parse(text); } catch (e) { body = { error: 'HTTP ' + resp.status + ': ' + text.slice(0, 200) }; }
+        if (!resp.ok) {
+          var err = new Error(body.error || ('HTTP ' + resp.status));
+          err.status = resp.status;
+          throw err;
+        }
+        return body;
+      });
+    });
+  }
+
+  function historyPath(address, before) {
+    var q = new URLSearchParams({ limit: '50' });
+    if (before) { q.set('before', before); }
+    return '/v1/addresses/' + encodeURIComponent(address) + '?' + q.toString();
+  }
+
+  function fact(dl, name, value) {
+    if (value === undefined || value === null || value === '') { return; }
+    append(dl, [el('dt', null, name), el('dd', null, value)]);
+  }
+
+  function suppressionBlock(s) {
+    if (!s) {
+      return el('p', { class: 'note', 'data-suppression': 'none' }, 'Not on the suppression list.');
+    }
+    var dl = el('dl', { class: 'facts suppression-record', 'data-status': s.status, 'data-class': s.class, 'data-label': s.label });
+    fact(dl, 'suppression', el('span', { class: 'badge status-' + s.status }, s.status));
+    fact(dl, 'verdict', (s.class || '') + ' / ' + (s.label || ''));
+    fact(dl, 'reason', el('span', { class: 'reason-text' }, s.reason));
+    fact(dl, 'rule', s.rule);
+    fact(dl, 'source', s.source);
+    fact(dl, 'since (UTC)', s.since ? fmtTime(s.since) : '');
+    fact(dl, 'expires (UTC)', s.expires_at ? fmtTime(s.expires_at) : '');
+    fact(dl, 'soft streak', s.soft_streak ? String(s.soft_streak) : '');
+    (s.evidence || []).forEach(function (ev) {
+      fact(dl, 'evidence', [fmtSecs(ev.at), ' ', ev.outcome || '', ' ', ev.code ? String(ev.code) : '', ' ', ev.enhanced || '', ' ', ev.text || '']);
+    });
+    return dl;
+  }
+
+  function stateBlock(st, note) {
+    if (!st) {
+      return el('p', { class: 'note', 'data-state-found': 'false' }, 'Streak state: none' + (note ? ' (' + note + ')' : '') + '.');
+    }
+    var dl = el('dl', { class: 'facts streak-state', 'data-soft-streak': st.soft_streak, 'data-last-applied': st.last_applied_offset });
+    fact(dl, 'soft streak', String(st.soft_streak) + (st.window_start ? ' since ' + fmtTime(st.window_start) + ' UTC' : ''));
+    fact(dl, 'marked', st.status ? st.status + ' (' + (st.class || '') + ' / ' + (st.label || '') + ')' + (st.since ? ' since ' + fmtTime(st.since) : '') : '');
+    fact(dl, 'expires (UTC)', st.expires_at ? fmtTime(st.expires_at) : '');
+    fact(dl, 'last delivery (UTC)', st.last_delivery ? fmtTime(st.last_delivery) : '');
+    fact(dl, 'last applied event', 'attempts partition ' + st.partition + ', offset ' + st.last_applied_offset);
+    return dl;
+  }
+
+  function attemptRow(a) {
+    var verdict = a.class ? [el('span', { class: 'cls cls-' + a.class }, a.class), ' ', a.label] : '';
+    return el('tr', { class: 'attempt outcome-' + a.outcome, 'data-event-id': a.event_id, 'data-outcome': a.outcome },
+      el('td', { class: 'n' }, fmtSecs(a.occurred_at)), el('td', { class: 'n' }, fmtSecs(a.sent_at)),
+      el('td', { class: 'outcome' }, a.outcome), el('td', null, (a.smtp_code ? String(a.smtp_code) : '') + ' ' + (a.smtp_enhanced || '')),
+      el('td', { class: 'reply' }, a.text), el('td', null, verdict), el('td', { class: 'rule' }, a.rule),
+      el('td', null, a.campaign), el('td', { class: 'addr' }, a.message_id), el('td', null, a.source_kind + ' ' + a.source_host));
+  }
+
+  // showHistory draws a lookup's first page; "more" appends older pages.
+  function showHistory(node, d) {
+    var tbody = el('tbody', null, d.attempts.map(attemptRow));
+    var parts = [el('h3', { class: 'history-address', 'data-address': d.address }, d.address),
+      suppressionBlock(d.suppression), stateBlock(d.state, d.state_note)];
+    if (!d.attempts.length) {
+      parts.push(el('p', { class: 'empty', 'data-empty': 'true' }, 'No attempts.'));
+      node.replaceChildren.apply(node, parts);
+      return;
+    }
+    parts.push(el('table', { class: 'attempts' },
+      el('thead', null, el('tr', null, ['occurred (UTC)', 'sent (UTC)', 'outcome', 'code', 'reply', 'verdict', 'rule', 'campaign', 'message id', 'source'].map(function (h) { return el('th', null, h); }))),
+      tbody));
+    var more = el('button', { type: 'button', class: 'more' }, 'more');
+    var setNext = function (next) {
+      if (next) { more.setAttribute('data-next', next); more.hidden = false; } else { more.removeAttribute('data-next'); more.hidden = true; }
+    };
+    setNext(d.next);
+    more.addEventListener('click', function () {
+      more.disabled = true;
+      fetchJSON(historyPath(d.address, more.getAttribute('data-next'))).then(function (page) {
+        append(tbody, page.attempts.map(attemptRow));
+        setNext(page.next);
+      }).catch(function (e) {
+        node.appendChild(el('p', { class: 'panel-error' }, 'Could not load more: ' + (e && e.message ? e.message : String(e))));
+      }).then(function () { more.disabled = false; });
+    });
+    parts.push(more);
+    node.replaceChildren.apply(node, parts);
+  }
+
+  function lookup(address) {
+    var node = document.getElementById('history');
+    node.replaceChildren(el('p', { class: 'note' }, 'Looking up ' + address + '…'));
+    return fetchJSON(historyPath(address, '')).then(function (d) { showHistory(node, d); }).catch(function (e) {
+      var status = e && e.status ? e.status : 0;
+      node.replaceChildren(el('p', { class: 'panel-error', 'data-status': status },
+        (status === 503 ? 'Unavailable: ' : 'Could not look up ' + address + ': ') + (e && e.message ? e.message : String(e))));
+    });
+  }
+
+  function setupLookup() {
+    var form = document.getElementById('lookup');
+    var input = document.getElementById('l-address');
+    input.value = params.get('address') || '';
+    form.addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      var address = input.value.trim();
+      if (!address) { return; }
+      // In the URL, so that a lookup can be linked and survives a reload.
+      var q = new URLSearchParams(window.location.search);
+      q.set('address', address);
+      window.history.replaceState(null, '', '/dashboard?' + q.toString());
+      lookup(address);
+    });
+    return input.value.trim() ? lookup(input.value.trim()) : Promise.resolve();
+  }
+
   // ---- filter form ----
 
   function fillForm() {
@@ -377,7 +507,8 @@
       panel(document.getElementById('reasons'), loadReasons),
       panel(document.getElementById('alerts'), loadAlerts),
       panel(document.getElementById('suppressions'), loadSuppressions),
-      loadChoices()
+      loadChoices(),
+      setupLookup()
     ];
     Promise.all(loads).then(function () {
       var down = document.body.getAttribute('data-unavailable') === 'true';
