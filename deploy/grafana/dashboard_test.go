@@ -13,6 +13,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/bounced-dev/bounced/sinks/clickhouse"
 	"github.com/bounced-dev/bounced/sinks/clickhouse/chtest"
@@ -24,22 +25,41 @@ type panel struct {
 	Title   string  `json:"title"`
 	Panels  []panel `json:"panels"` // a collapsed row's panels
 	Targets []struct {
-		RefID  string `json:"refId"`
-		RawSQL string `json:"rawSql"`
+		RefID      string         `json:"refId"`
+		RawSQL     string         `json:"rawSql"`
+		Datasource *datasourceRef `json:"datasource"`
 	} `json:"targets"`
-	Datasource *struct {
-		UID string `json:"uid"`
-	} `json:"datasource"`
+	Datasource *datasourceRef `json:"datasource"`
 }
+
+// datasourceRef is how a panel, target or variable names its data source.
+type datasourceRef struct {
+	Type string `json:"type"`
+	UID  string `json:"uid"`
+}
+
+// The data source every panel must use: the dashboard's variable, never a
+// fixed uid, so an imported dashboard works with whatever uid the user's
+// ClickHouse data source has.
+const (
+	pluginType    = "grafana-clickhouse-datasource"
+	datasourceVar = "${datasource}"
+	provisioned   = "bounced-clickhouse" // provisioning/datasources/clickhouse.yaml
+)
 
 type dashboardJSON struct {
 	UID        string  `json:"uid"`
 	Panels     []panel `json:"panels"`
 	Templating struct {
 		List []struct {
-			Name     string          `json:"name"`
-			Query    json.RawMessage `json:"query"`
-			AllValue string          `json:"allValue"`
+			Name       string          `json:"name"`
+			Type       string          `json:"type"`
+			Query      json.RawMessage `json:"query"`
+			AllValue   string          `json:"allValue"`
+			Datasource *datasourceRef  `json:"datasource"`
+			Current    struct {
+				Value json.RawMessage `json:"value"`
+			} `json:"current"`
 		} `json:"list"`
 	} `json:"templating"`
 }
@@ -68,16 +88,25 @@ func load(t *testing.T) (dashboardJSON, []query) {
 			if len(p.Targets) == 0 {
 				t.Errorf("panel %d %q has no query", p.ID, p.Title)
 			}
-			if p.Datasource == nil || p.Datasource.UID != "bounced-clickhouse" {
-				t.Errorf("panel %d %q: data source is not the provisioned bounced-clickhouse", p.ID, p.Title)
+			if p.Datasource == nil || *p.Datasource != (datasourceRef{pluginType, datasourceVar}) {
+				t.Errorf("panel %d %q: data source %+v, want the %s variable of type %s", p.ID, p.Title, p.Datasource, datasourceVar, pluginType)
 			}
 			for _, tg := range p.Targets {
+				if tg.Datasource != nil && *tg.Datasource != (datasourceRef{pluginType, datasourceVar}) {
+					t.Errorf("panel %d %q %s: data source %+v, want the %s variable", p.ID, p.Title, tg.RefID, tg.Datasource, datasourceVar)
+				}
 				qs = append(qs, query{fmt.Sprintf("panel %d %q %s", p.ID, p.Title, tg.RefID), tg.RawSQL})
 			}
 		}
 	}
 	walk(d.Panels)
 	for _, v := range d.Templating.List {
+		if v.Type == "datasource" {
+			continue // no SQL: it picks the data source (TestDatasourceVariable)
+		}
+		if v.Datasource == nil || *v.Datasource != (datasourceRef{pluginType, datasourceVar}) {
+			t.Errorf("variable %s: data source %+v, want the %s variable", v.Name, v.Datasource, datasourceVar)
+		}
 		var q struct {
 			RawSQL string `json:"rawSql"`
 		}
@@ -156,6 +185,9 @@ func TestPanelQueries(t *testing.T) {
 	}
 	vars := map[string][]string{}
 	for _, v := range d.Templating.List {
+		if v.Type == "datasource" {
+			continue
+		}
 		if v.AllValue != "'__all'" {
 			t.Errorf("variable %s: allValue %q, the queries test for '__all'", v.Name, v.AllValue)
 		}
@@ -218,5 +250,102 @@ func TestPanelQueries(t *testing.T) {
 				t.Errorf("%s (variables %v): no rows over the fixture\n%s", q.where, set, sql)
 			}
 		}
+	}
+}
+
+// TestDatasourceVariable: the dashboard picks its data source through a
+// variable of the plugin's type, defaulting to the provisioned one, and no
+// panel, target or query variable names a fixed uid (an imported dashboard
+// must work with the user's ClickHouse data source, whatever its uid).
+func TestDatasourceVariable(t *testing.T) {
+	d, _ := load(t) // checks each panel's, target's and variable's data source
+	found := false
+	for _, v := range d.Templating.List {
+		if v.Name != "datasource" {
+			continue
+		}
+		found = true
+		var q, cur string
+		if v.Type != "datasource" || json.Unmarshal(v.Query, &q) != nil || q != pluginType {
+			t.Errorf("variable datasource: type %q query %s, want type datasource and query %q", v.Type, v.Query, pluginType)
+		}
+		if json.Unmarshal(v.Current.Value, &cur) != nil || cur != provisioned {
+			t.Errorf("variable datasource: current value %s, want the provisioned %q", v.Current.Value, provisioned)
+		}
+	}
+	if !found {
+		t.Fatal("bounced.json has no datasource variable")
+	}
+
+	// Every "uid" under a "datasource" key, anywhere in the panels and the
+	// query variables, is the variable: a fixed uid the structs of load miss
+	// (a nested panel type, a new field) fails here.
+	b, err := os.ReadFile("bounced.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Panels     []any `json:"panels"`
+		Templating struct {
+			List []map[string]any `json:"list"`
+		} `json:"templating"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for k, e := range v {
+				if ds, ok := e.(map[string]any); ok && k == "datasource" {
+					if uid, ok := ds["uid"]; ok && uid != datasourceVar {
+						t.Errorf("%s.datasource: fixed uid %v, want %s", path, uid, datasourceVar)
+					}
+				}
+				walk(path+"."+k, e)
+			}
+		case []any:
+			for i, e := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), e)
+			}
+		}
+	}
+	walk("panels", raw.Panels)
+	for i, v := range raw.Templating.List {
+		if v["type"] != "datasource" {
+			walk(fmt.Sprintf("templating.list[%d]", i), v)
+		}
+	}
+}
+
+// TestProvisionedDatasource: the provisioned data source has the uid the
+// dashboard's variable defaults to and is never made the default data
+// source, which would take over the one the user chose.
+func TestProvisionedDatasource(t *testing.T) {
+	b, err := os.ReadFile("provisioning/datasources/clickhouse.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Datasources []struct {
+			Name      string `yaml:"name"`
+			UID       string `yaml:"uid"`
+			Type      string `yaml:"type"`
+			IsDefault *bool  `yaml:"isDefault"`
+		} `yaml:"datasources"`
+	}
+	if err := yaml.Unmarshal(b, &f); err != nil {
+		t.Fatalf("clickhouse.yaml: %v", err)
+	}
+	if len(f.Datasources) != 1 {
+		t.Fatalf("clickhouse.yaml: %d data sources, want 1", len(f.Datasources))
+	}
+	ds := f.Datasources[0]
+	if ds.UID != provisioned || ds.Type != pluginType {
+		t.Errorf("data source %q: uid %q type %q, want uid %q type %q", ds.Name, ds.UID, ds.Type, provisioned, pluginType)
+	}
+	if ds.IsDefault != nil && *ds.IsDefault {
+		t.Errorf("data source %q: isDefault: true; a provisioned data source must not replace the user's default", ds.Name)
 	}
 }

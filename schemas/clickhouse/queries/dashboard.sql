@@ -45,7 +45,11 @@ ORDER BY t, recipient_domain;
 
 -- name: campaign_rates_table
 -- One row per campaign: sends, every rate, deferral rate (attempts) and distinct recipients.
--- (18.16 takes one JOIN per SELECT: hence the nesting.)
+-- (18.16 takes one JOIN per SELECT: hence the nesting.) Every joined subquery has an alias
+-- (by_sends, by_attempts, joined, by_recipients; none a table or column name): modern
+-- servers refuse a JOIN of unnamed subqueries ("no alias for subquery",
+-- joined_subquery_requires_alias); 18.16 accepts the aliases, and USING keeps the column
+-- names unqualified on both.
 SELECT campaign_id, n_sends, n_delivered, n_bounced, bounce_rate, hard_rate, soft_rate, block_rate,
        n_attempts, deferral_rate, n_recipients
 FROM
@@ -63,7 +67,7 @@ FROM
         FROM campaign_sends_hourly
         WHERE sent_hour >= $__fromTime AND sent_hour < $__toTime
         GROUP BY campaign_id
-    )
+    ) AS by_sends
     ANY LEFT JOIN
     (
         SELECT campaign_id, sum(attempts) AS n_attempts,
@@ -71,15 +75,15 @@ FROM
         FROM campaign_hourly
         WHERE hour >= $__fromTime AND hour < $__toTime
         GROUP BY campaign_id
-    ) USING campaign_id
-)
+    ) AS by_attempts USING campaign_id
+) AS joined
 ANY LEFT JOIN
 (
     SELECT campaign_id, uniqMerge(recipients) AS n_recipients
     FROM campaign_daily_uniq
     WHERE day >= toDate($__fromTime) AND day <= toDate($__toTime)
     GROUP BY campaign_id
-) USING campaign_id
+) AS by_recipients USING campaign_id
 ORDER BY n_sends DESC
 LIMIT 100;
 
@@ -130,6 +134,8 @@ LIMIT 20;
 -- name: ip_block_spikes
 -- Sending IP x hour (of the attempt) whose block rate is at least 3x the IP's own rate
 -- over the range, with at least 20 blocks: reputation trouble, a new blocklist entry.
+-- The joined subqueries are named (hourly, overall): modern servers refuse a JOIN of
+-- unnamed subqueries ("no alias for subquery"); 18.16 accepts the aliases.
 SELECT t, sending_ip, pool, n_block, n_final, block_rate, baseline
 FROM
 (
@@ -139,14 +145,14 @@ FROM
     FROM ip_hourly
     WHERE hour >= $__fromTime AND hour < $__toTime
     GROUP BY t, sending_ip, pool
-)
+) AS hourly
 ANY INNER JOIN
 (
     SELECT sending_ip, pool, if(sum(delivered) + sum(bounced) = 0, 0, sum(block) / (sum(delivered) + sum(bounced))) AS baseline
     FROM ip_hourly
     WHERE hour >= $__fromTime AND hour < $__toTime
     GROUP BY sending_ip, pool
-) USING sending_ip, pool
+) AS overall USING sending_ip, pool
 WHERE n_block >= 20 AND block_rate >= 3 * baseline
 ORDER BY block_rate DESC, t DESC
 LIMIT 50;
