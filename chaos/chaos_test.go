@@ -35,8 +35,8 @@ const outageGrowth = 256 << 20
 const defaultEvents = 60_000
 
 // recordsPerRecipient is what demo.Generate makes per recipient on average
-// with its defaults (34,276 records for 5,000 recipients).
-const recordsPerRecipient = 6.85
+// with its defaults (33,939 records for 5,000 recipients).
+const recordsPerRecipient = 6.79
 
 func loadSettings(t *testing.T) settings {
 	t.Helper()

@@ -238,9 +238,9 @@ func truthDiff(s *demo.Stream, r *result) []string {
 		}
 	}
 	tally := func(what, key string, want demo.Tally, got clickhouse.Tally) {
-		if int(got.Attempts) != want.Attempts || int(got.Delivered) != want.Delivered || int(got.Deferred) != want.Deferred || int(got.Bounced) != want.Bounced {
-			out = append(out, fmt.Sprintf("truth: clickhouse %s %s: attempts/delivered/deferred/bounced %d/%d/%d/%d, expected %d/%d/%d/%d",
-				what, key, got.Attempts, got.Delivered, got.Deferred, got.Bounced, want.Attempts, want.Delivered, want.Deferred, want.Bounced))
+		if int(got.Attempts) != want.Attempts || int(got.Delivered) != want.Delivered || int(got.Deferred) != want.Deferred || int(got.Bounced) != want.Bounced || int(got.Complaints) != want.Complaints {
+			out = append(out, fmt.Sprintf("truth: clickhouse %s %s: attempts/delivered/deferred/bounced/complaints %d/%d/%d/%d/%d, expected %d/%d/%d/%d/%d",
+				what, key, got.Attempts, got.Delivered, got.Deferred, got.Bounced, got.Complaints, want.Attempts, want.Delivered, want.Deferred, want.Bounced, want.Complaints))
 		}
 	}
 	for camp, want := range s.Truth.PerCampaign {
@@ -259,9 +259,11 @@ func truthDiff(s *demo.Stream, r *result) []string {
 			tally("domain", dom, demo.Tally{}, got)
 		}
 	}
-	if int(r.Counts.Total.Attempts) != s.Truth.Attempts || int(r.Rows) != s.Truth.Attempts || r.EventIDs != r.Rows {
-		out = append(out, fmt.Sprintf("truth: clickhouse holds %d attempt rows (%d counted as attempts) with %d distinct event ids, expected %d",
-			r.Rows, r.Counts.Total.Attempts, r.EventIDs, s.Truth.Attempts))
+	// A complaint is an attempts row that counts only as a complaint.
+	if int(r.Counts.Total.Attempts) != s.Truth.Attempts || int(r.Counts.Total.Complaints) != s.Truth.Complaints ||
+		int(r.Rows) != s.Truth.Attempts+s.Truth.Complaints || r.EventIDs != r.Rows {
+		out = append(out, fmt.Sprintf("truth: clickhouse holds %d attempt rows (%d counted as attempts, %d as complaints) with %d distinct event ids, expected %d attempts and %d complaints",
+			r.Rows, r.Counts.Total.Attempts, r.Counts.Total.Complaints, r.EventIDs, s.Truth.Attempts, s.Truth.Complaints))
 	}
 	if int(r.Counts.Suppressed) != len(s.Truth.Suppressed) {
 		out = append(out, fmt.Sprintf("truth: clickhouse suppressions table holds %d addresses, expected %d", r.Counts.Suppressed, len(s.Truth.Suppressed)))

@@ -105,8 +105,8 @@ func demoCmd(ctx context.Context, io IO, args []string) error {
 		return err
 	}
 	t := stream.Truth
-	fmt.Fprintf(out, "bounced demo: %d records from %d MTA hosts: %d attempts (%d sends) to %d recipients, %d malformed records\n",
-		len(stream.Records), 4, t.Attempts, t.Sends, *recipients, t.Bad)
+	fmt.Fprintf(out, "bounced demo: %d records from %d MTA hosts: %d attempts (%d sends) and %d complaints to %d recipients, %d malformed records\n",
+		len(stream.Records), 4, t.Attempts, t.Sends, t.Complaints, *recipients, t.Bad)
 
 	n, err := startFresh(ctx, cfg, io)
 	if err != nil {
@@ -208,8 +208,8 @@ func report(ctx context.Context, out io.Writer, n *node, view *suppressions.View
 		}
 		return fmt.Errorf("the pipeline's result differs from the ground truth in %d places", len(problems))
 	}
-	fmt.Fprintf(out, "Ground truth: MATCH. %d of %d expected suppressions, none extra, every label right; ClickHouse counts per campaign and domain exact; %d malformed records in the DLQ.\n",
-		len(got), len(stream.Truth.Suppressed), total)
+	fmt.Fprintf(out, "Ground truth: MATCH. %d of %d expected suppressions, none extra, every label right; ClickHouse counts per campaign and domain exact (%d complaints among them); %d malformed records in the DLQ.\n",
+		len(got), len(stream.Truth.Suppressed), stream.Truth.Complaints, total)
 	return nil
 }
 
@@ -290,21 +290,30 @@ func verify(ctx context.Context, n *node, view *suppressions.View, stream *demo.
 	if err != nil {
 		return nil, err
 	}
+	// A complaint is a row of its own that ClickHouse counts only as a
+	// complaint, never as an attempt or a delivery: both are compared.
 	for camp, want := range stream.Truth.PerCampaign {
 		g := c.ByCampaign[camp]
-		if int(g.Attempts) != want.Attempts || int(g.Delivered) != want.Delivered || int(g.Deferred) != want.Deferred || int(g.Bounced) != want.Bounced {
-			problems = append(problems, fmt.Sprintf("clickhouse campaign %s: attempts/delivered/deferred/bounced %d/%d/%d/%d, expected %d/%d/%d/%d",
-				camp, g.Attempts, g.Delivered, g.Deferred, g.Bounced, want.Attempts, want.Delivered, want.Deferred, want.Bounced))
+		if int(g.Attempts) != want.Attempts || int(g.Delivered) != want.Delivered || int(g.Deferred) != want.Deferred || int(g.Bounced) != want.Bounced || int(g.Complaints) != want.Complaints {
+			problems = append(problems, fmt.Sprintf("clickhouse campaign %s: attempts/delivered/deferred/bounced/complaints %d/%d/%d/%d/%d, expected %d/%d/%d/%d/%d",
+				camp, g.Attempts, g.Delivered, g.Deferred, g.Bounced, g.Complaints, want.Attempts, want.Delivered, want.Deferred, want.Bounced, want.Complaints))
+		}
+	}
+	for camp, g := range c.ByCampaign {
+		if _, ok := stream.Truth.PerCampaign[camp]; !ok {
+			problems = append(problems, fmt.Sprintf("clickhouse campaign %q: %d attempts and %d complaints, expected none (a campaign the stream does not have)", camp, g.Attempts, g.Complaints))
 		}
 	}
 	for dom, want := range stream.Truth.PerDomain {
 		g := c.ByDomain[dom]
-		if int(g.Attempts) != want.Attempts || int(g.Bounced) != want.Bounced {
-			problems = append(problems, fmt.Sprintf("clickhouse domain %s: attempts/bounced %d/%d, expected %d/%d", dom, g.Attempts, g.Bounced, want.Attempts, want.Bounced))
+		if int(g.Attempts) != want.Attempts || int(g.Bounced) != want.Bounced || int(g.Complaints) != want.Complaints {
+			problems = append(problems, fmt.Sprintf("clickhouse domain %s: attempts/bounced/complaints %d/%d/%d, expected %d/%d/%d",
+				dom, g.Attempts, g.Bounced, g.Complaints, want.Attempts, want.Bounced, want.Complaints))
 		}
 	}
-	if int(c.Total.Attempts) != stream.Truth.Attempts {
-		problems = append(problems, fmt.Sprintf("clickhouse holds %d attempts, expected %d", c.Total.Attempts, stream.Truth.Attempts))
+	if int(c.Total.Attempts) != stream.Truth.Attempts || int(c.Total.Complaints) != stream.Truth.Complaints {
+		problems = append(problems, fmt.Sprintf("clickhouse holds %d attempts and %d complaints, expected %d and %d",
+			c.Total.Attempts, c.Total.Complaints, stream.Truth.Attempts, stream.Truth.Complaints))
 	}
 	if int(c.Suppressed) != len(stream.Truth.Suppressed) {
 		problems = append(problems, fmt.Sprintf("clickhouse suppressions table holds %d addresses, expected %d", c.Suppressed, len(stream.Truth.Suppressed)))

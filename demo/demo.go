@@ -4,9 +4,12 @@
 // mixed in, and the ground truth of what the pipeline must conclude from it.
 //
 // The stream is built from per-recipient fates (healthy, hard bounce, soft
-// streaks that do or do not reach the threshold, sender blocks, ...). The
+// streaks that do or do not reach the threshold, sender blocks, spam
+// complaints, ...). Most records are canonical JSON; a complaint (an ARF
+// report) and a bounce that arrives after the remote accepted the message
+// (an RFC 3464 DSN) are mails, as `bounced mail` produces them. The
 // truth follows from the fates under the default policy of SPEC §5:
-// hard verdicts suppress at once; a soft failure counts once per send at its
+// hard verdicts and complaints suppress at once; a soft failure counts once per send at its
 // first soft failure; 3 consecutive failed sends whose first failures lie
 // within 14 days suppress; any delivery resets the streak; greylisting and
 // blocks never count. Every schedule keeps clear of the window's edge (a
@@ -122,7 +125,9 @@ type Record struct {
 	// Host is the MTA host that logged the attempt; use it as the Kafka key,
 	// as shippers do. All mail of one recipient goes through one host.
 	Host string
-	// Value is the record: one canonical attempt event as JSON, or garbage.
+	// Value is the record: one canonical attempt event as JSON, a bounce
+	// mail or complaint report (an RFC 5322 message with CRLF line
+	// endings, as `bounced mail` produces it), or garbage.
 	Value []byte
 	// Bad is empty for a good record; for a deliberately malformed one it
 	// says why it must go to the DLQ.
@@ -136,11 +141,17 @@ type Truth struct {
 	// its normalised form (lower-case local part, IDNA A-label domain).
 	// No other address may be suppressed.
 	Suppressed map[string]Expect
-	// Attempts is the number of good records.
+	// Attempts is the number of good records that are attempts: every one
+	// but the complaints.
 	Attempts int
+	// Complaints is the number of spam reports (outcome complaint): good
+	// records, stored as attempt rows, yet never attempts, sends or
+	// deliveries.
+	Complaints int
 	// Sends is the number of distinct sends (message × recipient).
 	Sends int
-	// PerCampaign tallies good records by campaign_id.
+	// PerCampaign tallies good records by campaign_id (a mail's comes from
+	// the X-Campaign-ID of the original it returns).
 	PerCampaign map[string]Tally
 	// PerDomain tallies good records by normalised recipient domain.
 	PerDomain map[string]Tally
@@ -148,7 +159,8 @@ type Truth struct {
 	Bad int
 	// Fates names the scenario of every recipient (keyed like Suppressed):
 	// "healthy", "hard", "domain_unknown", "soft_dead", "soft_recovering",
-	// "soft_slow", "retried", "blocked" or "full_bounce". It explains a
+	// "soft_slow", "retried", "blocked", "full_bounce", "complainer" or
+	// "late_bounce". It explains a
 	// mismatch; it is not part of the contract.
 	Fates map[string]string
 }
@@ -162,11 +174,17 @@ type Expect struct {
 }
 
 // Tally counts good records by outcome. Bounced includes expired.
+// Complaints are counted apart: a spam report is about a delivered message,
+// not an attempt (ClickHouse counts it the same way).
 type Tally struct {
-	Attempts, Delivered, Deferred, Bounced int
+	Attempts, Delivered, Deferred, Bounced, Complaints int
 }
 
 func (t *Tally) add(o event.Outcome) {
+	if o == event.Complaint {
+		t.Complaints++
+		return
+	}
 	t.Attempts++
 	switch o {
 	case event.Delivered:

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"net/mail"
+	netmail "net/mail"
 	"reflect"
 	"slices"
 	"strings"
@@ -14,7 +14,12 @@ import (
 
 	"golang.org/x/net/idna"
 
+	"github.com/bounced-dev/bounced/processor/classify"
 	"github.com/bounced-dev/bounced/processor/event"
+	"github.com/bounced-dev/bounced/processor/ingest"
+	"github.com/bounced-dev/bounced/processor/ingest/mail"
+	"github.com/bounced-dev/bounced/processor/ingest/raw"
+	"github.com/bounced-dev/bounced/schemas"
 )
 
 func tiny(t testing.TB, seed int64) *Stream {
@@ -95,26 +100,149 @@ func strictDecode(v []byte) (event.Attempt, error) {
 	if strings.ContainsFunc(a.Recipient, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return a, fmt.Errorf("control characters in %q", a.Recipient)
 	}
-	if _, err := mail.ParseAddress(a.Recipient); err != nil || strings.Count(a.Recipient, "@") != 1 {
+	if _, err := netmail.ParseAddress(a.Recipient); err != nil || strings.Count(a.Recipient, "@") != 1 {
 		return a, fmt.Errorf("recipient %q: %v", a.Recipient, err)
 	}
 	return a, nil
 }
 
+// decodeMail is what processor/ingest/mail, with its default settings,
+// makes of a mail record: exactly one attempt, or an error.
+func decodeMail(v []byte) (event.Attempt, error) {
+	if f := raw.Detect(raw.Record{Payload: v}); f != raw.FormatMail {
+		return event.Attempt{}, fmt.Errorf("detected as %q, want %q", f, raw.FormatMail)
+	}
+	as, skip, err := mail.New(mail.Config{}).Decode(raw.Record{Payload: v})
+	switch {
+	case err != nil:
+		return event.Attempt{}, err
+	case skip != "":
+		return event.Attempt{}, fmt.Errorf("skipped as %s", skip)
+	case len(as) != 1:
+		return event.Attempt{}, fmt.Errorf("%d attempts, want 1", len(as))
+	}
+	return as[0], nil
+}
+
+// decodeGood decodes good record i of s: canonical JSON strictly, a mail
+// through processor/ingest/mail.
+func decodeGood(s *Stream, i int) (event.Attempt, error) {
+	if s.meta[i].mail {
+		return decodeMail(s.Records[i].Value)
+	}
+	return strictDecode(s.Records[i].Value)
+}
+
+// stage1 is stage 1's record logic with the default rules: what `bounced
+// decode` and the pipeline make of a record.
+func stage1(t testing.TB) *ingest.Session {
+	t.Helper()
+	rules, err := classify.DefaultRules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cls, err := classify.New(rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := ingest.New(ingest.Config{}, classify.NewLive(cls), schemas.Attempt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in.NewSession("bounced.input")
+}
+
+// TestMailRecords reads every mail record of a few streams through stage 1
+// (format detection, the mail decoder, campaign rules, classification) and
+// checks it becomes the attempt the truth assumes: the send it is about,
+// its campaign, recipient, times and verdict.
+func TestMailRecords(t *testing.T) {
+	sess := stage1(t)
+	seen := map[event.Label]int{}
+	for seed := range int64(4) {
+		s := tiny(t, seed)
+		sent := map[string]event.Attempt{} // message id → its delivery
+		for i, r := range s.Records {
+			m := s.meta[i]
+			if r.Bad != "" {
+				continue
+			}
+			if !m.mail {
+				a, err := strictDecode(r.Value)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.Outcome == event.Delivered {
+					sent[a.MessageID] = a
+				}
+				continue
+			}
+			if !bytes.Contains(r.Value, []byte("\r\n")) || bytes.Contains(bytes.ReplaceAll(r.Value, []byte("\r\n"), nil), []byte("\n")) {
+				t.Errorf("seed %d record %d: not CRLF throughout", seed, i)
+			}
+			as, skip, err := sess.Decode(r.Value, time.Time{})
+			if err != nil || skip != "" || len(as) != 1 {
+				t.Fatalf("seed %d record %d: %d attempts, skip %q, err %v:\n%s", seed, i, len(as), skip, err, r.Value)
+			}
+			a := as[0]
+			orig, ok := sent[m.send]
+			switch {
+			case !ok:
+				t.Errorf("seed %d record %d: a mail about %s, which was never delivered before it", seed, i, m.send)
+			case a.MessageID != orig.MessageID || a.CampaignID != orig.CampaignID || !a.SentAt.Equal(orig.SentAt):
+				t.Errorf("seed %d record %d: message %s campaign %s sent %v; the send: %s %s %v",
+					seed, i, a.MessageID, a.CampaignID, a.SentAt, orig.MessageID, orig.CampaignID, orig.SentAt)
+			case !a.OccurredAt.Equal(m.at) || !a.OccurredAt.After(orig.OccurredAt):
+				t.Errorf("seed %d record %d: occurred_at %v, want %v, after the delivery at %v", seed, i, a.OccurredAt, m.at, orig.OccurredAt)
+			}
+			if a.RecipientNorm != m.norm {
+				t.Errorf("seed %d record %d: recipient %q normalises to %q, want %q", seed, i, a.Recipient, a.RecipientNorm, m.norm)
+			}
+			want := event.Bounced
+			if m.label == event.LabelComplaint {
+				want = event.Complaint
+			}
+			if a.Outcome != want || a.Verdict == nil || a.Verdict.Label != m.label {
+				t.Errorf("seed %d record %d: outcome %s verdict %+v, want %s %s:\n%s", seed, i, a.Outcome, a.Verdict, want, m.label, r.Value)
+			}
+			if want == event.Bounced && (a.SMTP.Enhanced != "5.1.1" || a.SMTP.Code != 550 || a.SMTP.RemoteHost == "") {
+				t.Errorf("seed %d record %d: smtp %+v, want 550 5.1.1 and the remote MTA", seed, i, a.SMTP)
+			}
+			seen[m.label]++
+		}
+	}
+	if seen[event.LabelComplaint] == 0 || seen[event.MailboxUnknown] == 0 {
+		t.Errorf("mail records by label %v, want complaints and late bounces", seen)
+	}
+}
+
 func TestRecordsDecode(t *testing.T) {
 	s := tiny(t, 1)
 	bad := 0
+	mails := 0
 	for i, r := range s.Records {
-		a, err := strictDecode(r.Value)
 		if r.Bad != "" {
 			bad++
-			if err == nil {
+			if _, err := strictDecode(r.Value); err == nil {
 				t.Errorf("record %d (%s) decodes cleanly: %.200s", i, r.Bad, r.Value)
 			}
 			continue
 		}
+		a, err := decodeGood(s, i)
 		if err != nil {
 			t.Fatalf("record %d: %v: %s", i, err, r.Value)
+		}
+		if s.meta[i].mail {
+			// A mail names the send it is about; the reporting host is
+			// the remote's, and the key is the recipient's MTA host.
+			mails++
+			if a.MessageID == "" || a.Metadata["header.x-campaign-id"] == "" || a.SentAt.IsZero() || a.SentAt.After(a.OccurredAt) {
+				t.Errorf("record %d lacks send fields: %+v", i, a)
+			}
+			if got := normalise(t, a.Recipient); got != s.meta[i].norm {
+				t.Errorf("record %d: %q normalises to %q, want %q", i, a.Recipient, got, s.meta[i].norm)
+			}
+			continue
 		}
 		if a.Source.Host != r.Host {
 			t.Errorf("record %d: key %q, source.host %q", i, r.Host, a.Source.Host)
@@ -129,6 +257,9 @@ func TestRecordsDecode(t *testing.T) {
 	if bad != s.Truth.Bad || bad != 20 {
 		t.Errorf("%d bad records, truth says %d, want 20", bad, s.Truth.Bad)
 	}
+	if mails == 0 {
+		t.Error("no mail records in the stream")
+	}
 	kinds := map[string]bool{}
 	for _, r := range s.Records {
 		if r.Bad != "" {
@@ -142,18 +273,26 @@ func TestRecordsDecode(t *testing.T) {
 
 func TestTallies(t *testing.T) {
 	s := tiny(t, 2)
-	var attempts int
+	sess := stage1(t)
+	var attempts, complaints int
 	camp, dom := map[string]Tally{}, map[string]Tally{}
 	sends := map[string]bool{}
 	for _, r := range s.Records {
 		if r.Bad != "" {
 			continue
 		}
-		a, err := strictDecode(r.Value)
-		if err != nil {
-			t.Fatal(err)
+		// Through stage 1, as the pipeline counts them: a mail's campaign
+		// comes from the original's X-Campaign-ID by ingest's rules.
+		as, _, err := sess.Decode(r.Value, time.Time{})
+		if err != nil || len(as) != 1 {
+			t.Fatalf("%d attempts, %v: %.300s", len(as), err, r.Value)
 		}
-		attempts++
+		a := as[0]
+		if a.Outcome == event.Complaint {
+			complaints++
+		} else {
+			attempts++
+		}
 		sends[a.SendKey()] = true
 		n := normalise(t, a.Recipient)
 		for _, mk := range []struct {
@@ -166,8 +305,11 @@ func TestTallies(t *testing.T) {
 		}
 	}
 	tr := s.Truth
-	if attempts != tr.Attempts || len(sends) != tr.Sends {
-		t.Errorf("attempts %d sends %d, truth %d %d", attempts, len(sends), tr.Attempts, tr.Sends)
+	if attempts != tr.Attempts || len(sends) != tr.Sends || complaints != tr.Complaints {
+		t.Errorf("attempts %d sends %d complaints %d, truth %d %d %d", attempts, len(sends), complaints, tr.Attempts, tr.Sends, tr.Complaints)
+	}
+	if complaints == 0 {
+		t.Error("no complaint in the stream")
 	}
 	if !maps.Equal(camp, tr.PerCampaign) {
 		t.Errorf("per campaign:\n got %v\nwant %v", camp, tr.PerCampaign)
@@ -181,9 +323,10 @@ func TestTallies(t *testing.T) {
 			t.Errorf("tally does not add up: %+v", x)
 		}
 		sum.Attempts += x.Attempts
+		sum.Complaints += x.Complaints
 	}
-	if sum.Attempts != tr.Attempts {
-		t.Errorf("campaign tallies sum to %d, want %d", sum.Attempts, tr.Attempts)
+	if sum.Attempts != tr.Attempts || sum.Complaints != tr.Complaints {
+		t.Errorf("campaign tallies sum to %d attempts %d complaints, want %d %d", sum.Attempts, sum.Complaints, tr.Attempts, tr.Complaints)
 	}
 	if _, ok := tr.PerDomain["xn--mnchen-3ya.example"]; !ok {
 		t.Error("no IDN domain in the per-domain tally")
@@ -202,17 +345,23 @@ func TestOrder(t *testing.T) {
 		last          time.Time
 		attempts      int
 		final         bool
+		delivered     bool
+		mails         int
 		host          string
 		spelledAsSeen map[string]bool
 	}
 	sends := map[string]*send{}
 	var order []string
 	hostOf := map[string]string{}
+	mails := 0
 	for i, r := range s.Records {
 		if r.Bad != "" {
 			continue
 		}
-		a, _ := strictDecode(r.Value)
+		a, err := decodeGood(s, i)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
 		if a.OccurredAt.Before(lastByHost[r.Host]) {
 			t.Fatalf("record %d goes back in time on host %s", i, r.Host)
 		}
@@ -222,6 +371,16 @@ func TestOrder(t *testing.T) {
 			t.Fatalf("%s on hosts %s and %s", n, h, r.Host)
 		}
 		hostOf[n] = r.Host
+		if s.meta[i].mail {
+			// A mail comes after its send was delivered, on the same key.
+			mails++
+			sd := sends[a.MessageID]
+			if sd == nil || !sd.final || !sd.delivered || sd.rcpt != n {
+				t.Fatalf("record %d: a mail about a send not delivered before it: %s", i, a.MessageID)
+			}
+			sd.mails++
+			continue
+		}
 		sd := sends[a.MessageID]
 		if sd == nil {
 			sd = &send{rcpt: n, sent: a.SentAt, first: a.OccurredAt}
@@ -235,7 +394,10 @@ func TestOrder(t *testing.T) {
 		if a.Attempt != sd.attempts {
 			t.Fatalf("attempt %d, want %d: %s", a.Attempt, sd.attempts, r.Value)
 		}
-		sd.last, sd.final = a.OccurredAt, a.Outcome.Final()
+		sd.last, sd.final, sd.delivered = a.OccurredAt, a.Outcome.Final(), a.Outcome == event.Delivered
+	}
+	if mails == 0 {
+		t.Fatal("no mail records")
 	}
 	// One recipient's sends never overlap: each ends before the next is queued.
 	byRcpt := map[string][]*send{}
@@ -247,6 +409,11 @@ func TestOrder(t *testing.T) {
 		byRcpt[sd.rcpt] = append(byRcpt[sd.rcpt], sd)
 	}
 	for r, ss := range byRcpt {
+		for i, sd := range ss {
+			if sd.mails > 0 && i != len(ss)-1 {
+				t.Errorf("%s: a send after the one a mail reported on", r)
+			}
+		}
 		for i := 1; i < len(ss); i++ {
 			if gap := ss[i].sent.Sub(ss[i-1].last); gap < 12*time.Hour {
 				t.Errorf("%s: send queued %v after the previous one ended", r, gap)
@@ -259,7 +426,8 @@ func TestOrder(t *testing.T) {
 // driven by the labels a correct classifier gives. window is the soft
 // window; atEnd counts a failed send when it ends instead of at its first
 // soft failure.
-func fold(s *Stream, window time.Duration, atEnd bool) map[string]Expect {
+func fold(t testing.TB, s *Stream, window time.Duration, atEnd bool) map[string]Expect {
+	t.Helper()
 	type state struct {
 		streak  []time.Time
 		counted map[string]bool
@@ -281,8 +449,10 @@ func fold(s *Stream, window time.Duration, atEnd bool) map[string]Expect {
 			states[m.norm] = st
 		}
 		class, _, _ := m.label.Taxonomy()
-		var a event.Attempt
-		_ = json.Unmarshal(r.Value, &a)
+		a, err := decodeGood(s, i)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
 		switch {
 		case class == event.ClassHard || class == event.ClassComplaint:
 			out[m.norm] = Expect{class, m.label}
@@ -308,7 +478,7 @@ func fold(s *Stream, window time.Duration, atEnd bool) map[string]Expect {
 func TestTruthMatchesPolicy(t *testing.T) {
 	for seed := range int64(5) {
 		s := tiny(t, seed)
-		got := fold(s, 14*24*time.Hour, false)
+		got := fold(t, s, 14*24*time.Hour, false)
 		if !maps.Equal(got, s.Truth.Suppressed) {
 			for k, v := range s.Truth.Suppressed {
 				if got[k] != v {
@@ -324,7 +494,7 @@ func TestTruthMatchesPolicy(t *testing.T) {
 		// Clear of the window's edge and of when a send counts.
 		for _, w := range []time.Duration{8 * 24 * time.Hour, 19 * 24 * time.Hour} {
 			for _, atEnd := range []bool{false, true} {
-				if alt := fold(s, w, atEnd); !maps.Equal(alt, got) {
+				if alt := fold(t, s, w, atEnd); !maps.Equal(alt, got) {
 					t.Errorf("seed %d: truth depends on window %v / atEnd %v", seed, w, atEnd)
 				}
 			}
@@ -338,7 +508,7 @@ func TestEveryFate(t *testing.T) {
 	for _, f := range s.Truth.Fates {
 		count[f]++
 	}
-	for _, f := range []fate{fateHealthy, fateHard, fateNoDomain, fateSoftDead, fateRecovering, fateSoftSlow, fateRetried, fateBlocked, fateFullBounce} {
+	for _, f := range []fate{fateHealthy, fateHard, fateNoDomain, fateSoftDead, fateRecovering, fateSoftSlow, fateRetried, fateBlocked, fateFullBounce, fateComplainer, fateLateBounce} {
 		if count[string(f)] == 0 {
 			t.Errorf("no recipient with fate %s", f)
 		}
@@ -348,7 +518,7 @@ func TestEveryFate(t *testing.T) {
 	for i, r := range s.Records {
 		if r.Bad == "" {
 			seen[s.meta[i].norm] = true
-			if a, _ := strictDecode(r.Value); a.Recipient != s.meta[i].norm && !strings.Contains(a.Recipient, "ü") {
+			if a, _ := decodeGood(s, i); a.Recipient != s.meta[i].norm && !strings.Contains(a.Recipient, "ü") {
 				mixed++
 			}
 		}
@@ -383,16 +553,16 @@ func TestDefaultStream(t *testing.T) {
 	for _, r := range s.Records {
 		hosts[r.Host]++
 	}
-	t.Logf("records %d, attempts %d, sends %d, bad %d, suppressed %d %v, hosts %v",
-		len(s.Records), tr.Attempts, tr.Sends, tr.Bad, len(tr.Suppressed), byLabel, hosts)
+	t.Logf("records %d, attempts %d, complaints %d, sends %d, bad %d, suppressed %d %v, hosts %v",
+		len(s.Records), tr.Attempts, tr.Complaints, tr.Sends, tr.Bad, len(tr.Suppressed), byLabel, hosts)
 	if tr.Attempts < 20_000 || tr.Attempts > 100_000 {
 		t.Errorf("%d attempts, want tens of thousands", tr.Attempts)
 	}
-	if got := fold(s, 14*24*time.Hour, false); !maps.Equal(got, tr.Suppressed) {
+	if got := fold(t, s, 14*24*time.Hour, false); !maps.Equal(got, tr.Suppressed) {
 		t.Error("default stream: truth differs from the policy")
 	}
 	labels := slices.Sorted(maps.Keys(byLabel))
-	if !slices.Equal(labels, []event.Label{event.DomainUnknown, event.MailboxFull, event.MailboxInactive, event.MailboxUnknown}) {
+	if !slices.Equal(labels, []event.Label{event.LabelComplaint, event.DomainUnknown, event.MailboxFull, event.MailboxInactive, event.MailboxUnknown}) {
 		t.Errorf("suppression labels %v", labels)
 	}
 }

@@ -30,6 +30,8 @@ const (
 	fateRetried    fate = "retried"         // mailbox full, then delivered, same send
 	fateBlocked    fate = "blocked"         // Spamhaus rejections on every send
 	fateFullBounce fate = "full_bounce"     // one 552 5.2.2 among deliveries
+	fateComplainer fate = "complainer"      // deliveries, then a spam report (ARF) about the last one
+	fateLateBounce fate = "late_bounce"     // deliveries, then the last one bounces by mail (DSN, 5.1.1)
 )
 
 // quotas are the shares (per mille of recipients at live domains) of the
@@ -46,6 +48,8 @@ var quotas = []struct {
 	{fateRetried, 20},
 	{fateBlocked, 30},
 	{fateFullBounce, 10},
+	{fateComplainer, 8},
+	{fateLateBounce, 10},
 }
 
 // kind is what happens to one send.
@@ -104,6 +108,8 @@ type planned struct {
 	kind kind
 	// incidental deferral before delivery: 0 none, 1 greylisting, 2 throttling
 	extra int
+	// a mail about the delivered send, after it (sendOK only)
+	late late
 }
 
 type recordMeta struct {
@@ -111,6 +117,7 @@ type recordMeta struct {
 	norm  string
 	send  string
 	at    time.Time
+	mail  bool // an RFC 5322 message (processor/ingest/mail), not canonical JSON
 }
 
 type pending struct {
@@ -122,19 +129,20 @@ type pending struct {
 }
 
 type generator struct {
-	cfg       Config
-	rng       *rand.Rand
-	hosts     []string
-	campaigns []campaign
-	recips    []*recipient
-	ids       map[string]bool
-	out       []pending
-	seq       int
-	enc       *json.Encoder
-	buf       bytes.Buffer
-	truth     Truth
-	sends     int
-	err       error
+	cfg        Config
+	rng        *rand.Rand
+	hosts      []string
+	campaigns  []campaign
+	recips     []*recipient
+	ids        map[string]bool
+	out        []pending
+	seq        int
+	enc        *json.Encoder
+	buf        bytes.Buffer
+	truth      Truth
+	sends      int
+	complaints int
+	err        error
 }
 
 func newGenerator(cfg Config) (*generator, error) {
@@ -412,7 +420,7 @@ func (g *generator) plan(r *recipient) []planned {
 		ps = g.chain(ks, 2, 4)
 	case fateSoftSlow:
 		d0 := g.rng.IntN(g.cfg.Days - 21)
-		ps = []planned{{d0, sendFailRandom, 0}, {d0 + 10, sendFailRandom, 0}, {d0 + 21, sendFailRandom, 0}}
+		ps = []planned{{day: d0, kind: sendFailRandom}, {day: d0 + 10, kind: sendFailRandom}, {day: d0 + 21, kind: sendFailRandom}}
 	case fateRetried:
 		days(2 + g.rng.IntN(5))
 		i := 1 + g.rng.IntN(len(ps)-1)
@@ -428,6 +436,14 @@ func (g *generator) plan(r *recipient) []planned {
 	case fateFullBounce:
 		days(3 + g.rng.IntN(6))
 		ps[g.rng.IntN(len(ps))].kind = sendFull5
+	case fateComplainer, fateLateBounce:
+		// The report is about the last send: a sender stops mailing an
+		// address it suppressed, so nothing follows it.
+		ps = g.chain(repeat(sendOK, 1+g.rng.IntN(4)), 2, 5)
+		ps[len(ps)-1].late = lateComplaint
+		if r.fate == fateLateBounce {
+			ps[len(ps)-1].late = lateBounce
+		}
 	}
 	// Failures that may be either shape; incidental deferrals only where the
 	// streak is at most 1, so that even a classifier that counted them as
@@ -524,6 +540,10 @@ func (g *generator) run() (*Stream, error) {
 			g.truth.Suppressed[r.norm] = Expect{event.ClassHard, event.DomainUnknown}
 		case fateSoftDead:
 			g.truth.Suppressed[r.norm] = Expect{event.ClassSoft, event.MailboxFull}
+		case fateComplainer:
+			g.truth.Suppressed[r.norm] = Expect{event.ClassComplaint, event.LabelComplaint}
+		case fateLateBounce:
+			g.truth.Suppressed[r.norm] = Expect{event.ClassHard, event.MailboxUnknown}
 		}
 	}
 	if g.err != nil {
@@ -555,7 +575,8 @@ func (g *generator) run() (*Stream, error) {
 			s.meta = append(s.meta, p.meta)
 		}
 	}
-	s.Truth.Attempts = len(g.out)
+	s.Truth.Attempts = len(g.out) - g.complaints
+	s.Truth.Complaints = g.complaints
 	s.Truth.Sends = g.sends
 	s.Truth.Bad = len(bad)
 	return s, nil
@@ -604,6 +625,7 @@ func (g *generator) emitSend(r *recipient, p planned, first bool) {
 			}
 		}
 		g.emit(sc, at, event.Delivered, prov.ok)
+		g.emitLate(sc, at.Truncate(time.Second), p.late)
 	case sendHard:
 		g.emit(sc, at, event.Bounced, prov.hard[r.hardIdx])
 	case sendNoDomain:
