@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -38,11 +37,12 @@ func commands() map[string]command {
 		"bench":    {"measure end-to-end events/s against raw consume and insert rates", benchCmd},
 		"topics":   {"create (when missing) and verify every Kafka topic", topicsCmd},
 		"migrate":  {"apply the ClickHouse schema migrations", migrateCmd},
-		"suppress": {"get|lift|add|export suppressions", suppressCmd},
+		"suppress": {"read and change the suppression list (get, lift, add, release, discard, export, sync)", suppressCmd},
 		"replay":   {"re-send dead-lettered records to their source topic", replayCmd},
 		"version":  {"print the version", versionCmd},
 		"broker":   {"run the embedded Kafka broker alone (persisted under data_dir) for members and clients to share", brokerCmd},
 		"report":   {"bounce rates and top reasons per campaign, domain or send hour, from ClickHouse", reportCmd},
+		"history":  {"an address's timeline: its suppression, streak state and attempts, newest first", historyCmd},
 		"intake":   {"receive ESP webhooks (SES/SNS, SendGrid, Mailgun, Postmark, Postal) with their signatures checked, into the input topic", intakeCmd},
 		"mail":     {"produce one bounce mail or complaint report (RFC 5322, on stdin) to the input topic; for an MTA's pipe", mailCmd},
 	}
@@ -52,58 +52,46 @@ func commands() map[string]command {
 var ErrUsage = errors.New("usage")
 
 // Main runs bounced with args (without the program name) and returns the
-// process exit code.
+// process exit code: 0, 1 for a failure, 2 for a wrong command line, or
+// what the command asks for (bounced mail's sysexits).
 func Main(ctx context.Context, args []string, io IO) int {
-	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(io.Err, cmds)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	c, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(io.Err, "bounced: unknown command %q\n\n", args[0])
-		usage(io.Err, cmds)
+	root := newRoot(ctx, io)
+	if len(args) == 0 {
+		root.SetOut(io.Err)
+		_ = root.Usage()
 		return 2
 	}
-	if err := c.run(ctx, io, args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintf(io.Err, "bounced %s: %v\n", args[0], err)
-		var ee *exitError
-		if errors.As(err, &ee) {
-			return ee.code
-		}
-		if errors.Is(err, ErrUsage) {
-			return 2
-		}
-		return 1
+	root.SetArgs(args)
+	cmd, err := root.ExecuteC()
+	if err == nil || errors.Is(err, pflag.ErrHelp) {
+		return 0
 	}
-	return 0
+	name := "bounced"
+	if cmd != nil && cmd != root {
+		name = cmd.CommandPath()
+	}
+	if cmd == root || cmd == nil || strings.HasPrefix(err.Error(), "unknown command") {
+		fmt.Fprintf(io.Err, "bounced: %v\nRun 'bounced --help' for the commands.\n", err)
+		return 2
+	}
+	fmt.Fprintf(io.Err, "%s: %v\n", name, err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if errors.Is(err, ErrUsage) {
+		return 2
+	}
+	return 1
 }
 
-func usage(w io.Writer, cmds map[string]command) {
-	fmt.Fprintln(w, "bounced: an event-streaming email bounce processor")
-	fmt.Fprintln(w, "\nusage: bounced COMMAND [flags]\n\ncommands:")
-	names := make([]string, 0, len(cmds))
-	for n := range cmds {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
-	}
-	fmt.Fprintln(w, "\nEvery command takes --config FILE, the BOUNCED_* environment and --set key=value; see README.md.")
-}
-
-// flags returns a flag set with the shared configuration flags.
+// flags returns a flag set with the configuration flags the command uses;
+// --help prints the command's help on standard output.
 func flags(name string, io IO) *pflag.FlagSet {
 	fs := pflag.NewFlagSet("bounced "+name, pflag.ContinueOnError)
 	fs.SetOutput(io.Err)
-	config.Flags(fs)
+	config.Flags(fs, groupsFor(name))
+	setUsage(fs, name, io)
 	return fs
 }
 
@@ -113,7 +101,7 @@ func load(fs *pflag.FlagSet, args []string, io IO) (*config.Config, error) {
 		if errors.Is(err, pflag.ErrHelp) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+		return nil, fmt.Errorf("%w: %v (%s --help lists the flags)", ErrUsage, err, fs.Name())
 	}
 	environ := io.Environ
 	if environ == nil {
@@ -123,18 +111,43 @@ func load(fs *pflag.FlagSet, args []string, io IO) (*config.Config, error) {
 }
 
 func versionCmd(_ context.Context, io IO, args []string) error {
-	v := "devel"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			v = bi.Main.Version
-		}
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" {
-				v += " " + s.Value
-			}
-		}
-		v += " " + bi.GoVersion
-	}
-	fmt.Fprintln(io.Out, "bounced", strings.TrimSpace(v))
+	fmt.Fprintln(io.Out, "bounced", versionString())
 	return nil
 }
+
+// versionString is the module version and VCS revision from the build
+// info: "v0.15.0" for a tagged module build, else the release this tree
+// is ("0.15.0-dev"), with the revision, "-dirty" when the tree had changes,
+// and the Go version.
+func versionString() string {
+	v := release + "-dev"
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return v
+	}
+	// A tagged module build (go install …@v0.15.0) carries its version;
+	// a build in a checkout gets "(devel)" or a v0.0.0 pseudo-version,
+	// which says less than the release and the revision below.
+	if mv := bi.Main.Version; mv != "" && mv != "(devel)" && !strings.HasPrefix(mv, "v0.0.0-") {
+		v = mv
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if rev != "" {
+		v += " (" + rev + dirty + ")"
+	}
+	return v + " " + bi.GoVersion
+}
+
+// release is the version this tree is; CHANGELOG.md lists what each
+// release changed.
+const release = "0.15.0"

@@ -120,6 +120,18 @@ func (e *env) openClickHouse(ctx context.Context) error {
 	return nil
 }
 
+// openClickHouseReadOnly connects for a command that only reads: nothing
+// is created or migrated, and a schema behind this version is an error
+// naming the missing migrations.
+func (e *env) openClickHouseReadOnly(ctx context.Context) error {
+	ch, err := clickhouse.OpenReadOnly(ctx, e.cfg.ClickHouse, e.log)
+	if err != nil {
+		return err
+	}
+	e.ch = ch
+	return nil
+}
+
 func (e *env) close() {
 	if e.ch != nil {
 		e.ch.Close()

@@ -77,7 +77,7 @@ func TestMailEndToEnd(t *testing.T) {
 		got[s.Address] = s.Label
 	}
 	want := map[string]event.Label{
-		"unknown@example.test": event.MailboxUnknown,
+		"unknown@example.test":                              event.MailboxUnknown,
 		"this-local-part-does-not-exist-on-yahoo@yahoo.com": event.LabelComplaint,
 	}
 	if len(got) != len(want) {

@@ -109,7 +109,7 @@ func reportCmd(ctx context.Context, io IO, args []string) error {
 		return fmt.Errorf("%w: --limit %d: want at least 1", ErrUsage, *limit)
 	}
 	e := &env{cfg: cfg, log: cfg.Logger(os.Stderr)}
-	if err := e.openClickHouse(ctx); err != nil {
+	if err := e.openClickHouseReadOnly(ctx); err != nil {
 		return err
 	}
 	defer e.close()

@@ -171,3 +171,33 @@ func golden(t *testing.T, path string, got []byte) {
 		t.Errorf("%s differs (run with -update to accept):\n--- got\n%s\n--- want\n%s", path, got, strings.TrimSpace(string(want)))
 	}
 }
+
+// TestReportReadOnly: a read-only command creates no database and applies
+// no migration; it says which migrations are missing instead.
+func TestReportReadOnly(t *testing.T) {
+	addr, db := chtest.Database(t) // exists, but empty: no migration applied
+	run := func(database string) (int, string) {
+		var errb bytes.Buffer
+		code := Main(context.Background(), []string{"report", "--clickhouse.addr", addr, "--clickhouse.database", database},
+			IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errb, Environ: []string{}})
+		return code, errb.String()
+	}
+	if code, msg := run(db); code != 1 || !strings.Contains(msg, "lacks migration(s) 001_attempts") || !strings.Contains(msg, "bounced migrate") {
+		t.Errorf("empty database: exit %d: %s", code, msg)
+	}
+	c, err := clickhouse.Open(context.Background(), clickhouse.Config{Addr: addr, Database: db}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if pending, err := c.Pending(context.Background()); err != nil || len(pending) == 0 {
+		t.Errorf("report changed the schema: pending %v, %v", pending, err)
+	}
+	missing := db + "_missing"
+	if code, msg := run(missing); code != 1 || !strings.Contains(msg, "has no database "+missing) {
+		t.Errorf("missing database: exit %d: %s", code, msg)
+	}
+	if _, err := clickhouse.OpenReadOnly(context.Background(), clickhouse.Config{Addr: addr, Database: missing}, nil); err == nil || !strings.Contains(err.Error(), "has no database") {
+		t.Errorf("report created database %s (%v)", missing, err)
+	}
+}

@@ -180,6 +180,11 @@ func (n *node) listen(ctx context.Context) error {
 	}
 	opts := []api.Option{api.WithDashboard(n.dash), api.WithPprof(cfg.HTTP.Pprof), api.WithToken(token),
 		api.WithDashboardLimit(cfg.ClickHouse.DashboardMaxConns, 0)}
+	if n.dash != nil {
+		// An address's history reads through the dashboard's pool and
+		// the node's Kafka connection (the state changelog).
+		opts = append(opts, api.WithTimeline(timeline{ch: n.dash, conn: n.e.conn, topic: cfg.Kafka.Topics.WithDefaults().State, log: n.e.log}))
+	}
 	if cfg.Intake.Enabled {
 		h, w, err := newIntake(n.e, n.reg)
 		if err != nil {

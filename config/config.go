@@ -231,12 +231,19 @@ func defaults() map[string]any {
 		"policy.duplicate_window": "7d",
 		"policy.evidence":         streak.DefaultEvidence,
 		"policy.labels":           map[string]any{},
+		"policy.expire":           map[string]any{},
 
 		"alerts.disabled":     false,
 		"alerts.interval":     "1m",
 		"alerts.window":       "24h",
 		"alerts.block_window": "1h",
 		"alerts.rules":        []any{},
+		// alerts.webhook.url empty: no notifications.
+		"alerts.webhook.url":         "",
+		"alerts.webhook.secret_file": "",
+		"alerts.webhook.timeout":     "10s",
+		"alerts.webhook.queue":       256,
+		"alerts.webhook.retries":     5,
 
 		"data_dir":            filepath.Join(".data", "bounced"),
 		"http.addr":           "127.0.0.1:8080",
@@ -254,19 +261,55 @@ func defaults() map[string]any {
 }
 
 // mapKeys are keys whose children are free-form.
-var mapKeys = []string{"policy.labels", "ingest.formats", "ingest.campaign"}
+var mapKeys = []string{"policy.labels", "policy.expire", "ingest.formats", "ingest.campaign"}
 
-// Flags registers the flags every subcommand shares on fs. Each maps to the
-// key of the same name; --set key=value reaches any key.
-func Flags(fs *pflag.FlagSet) {
+// FlagGroup selects shortcut flags for the keys a command reads, so that a
+// command's help lists only what it uses.
+type FlagGroup uint8
+
+// The flag groups. --config, --set and --log.level come with every group.
+const (
+	FlagKafka      FlagGroup = 1 << iota // --kafka.brokers
+	FlagInput                            // --kafka.input_topics
+	FlagClickHouse                       // --clickhouse.addr, --clickhouse.database
+	FlagDataDir                          // --data_dir
+	FlagHTTP                             // --http.addr
+	FlagPipeline                         // --pipeline.stage
+	// FlagsAll is every shortcut flag.
+	FlagsAll = FlagKafka | FlagInput | FlagClickHouse | FlagDataDir | FlagHTTP | FlagPipeline
+)
+
+// Flags registers on fs the configuration flags of the groups given (all
+// of them when none is): each maps to the key of the same name, and
+// --set key=value reaches any key.
+func Flags(fs *pflag.FlagSet, groups ...FlagGroup) {
+	g := FlagsAll
+	if len(groups) > 0 {
+		g = 0
+		for _, x := range groups {
+			g |= x
+		}
+	}
 	fs.String("config", "", "YAML configuration file")
-	fs.StringSlice("kafka.brokers", nil, "Kafka seed brokers host:port (empty: the embedded broker)")
-	fs.StringSlice("kafka.input_topics", nil, "topics raw delivery-attempt records arrive on")
-	fs.String("clickhouse.addr", "", "ClickHouse native-protocol address host:port")
-	fs.String("clickhouse.database", "", "ClickHouse database")
-	fs.String("data_dir", "", "directory for the embedded broker's log and local state")
-	fs.String("http.addr", "", "address of the HTTP server (metrics, health, suppressions API)")
-	fs.String("pipeline.stage", "", "stages to run: all, ingest or decide")
+	if g&FlagKafka != 0 {
+		fs.StringSlice("kafka.brokers", nil, "Kafka seed brokers host:port (empty: the embedded broker)")
+	}
+	if g&FlagInput != 0 {
+		fs.StringSlice("kafka.input_topics", nil, "topics raw delivery-attempt records arrive on")
+	}
+	if g&FlagClickHouse != 0 {
+		fs.String("clickhouse.addr", "", "ClickHouse native-protocol address host:port")
+		fs.String("clickhouse.database", "", "ClickHouse database")
+	}
+	if g&FlagDataDir != 0 {
+		fs.String("data_dir", "", "directory for the embedded broker's log and local state")
+	}
+	if g&FlagHTTP != 0 {
+		fs.String("http.addr", "", "address of the HTTP server (metrics, health, suppressions API)")
+	}
+	if g&FlagPipeline != 0 {
+		fs.String("pipeline.stage", "", "stages to run: all, ingest or decide")
+	}
 	fs.String("log.level", "", "debug, info, warn or error")
 	fs.StringArray("set", nil, "set any configuration key: --set policy.soft_threshold=5 (repeatable)")
 }

@@ -44,6 +44,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -101,6 +102,32 @@ func (v Version) legacyLowCardinality() bool { return v.Major < 19 }
 // exist and reads the server version. It does not migrate; call Migrate.
 // logger may be nil to discard the client's logs.
 func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error) {
+	return open(ctx, cfg, logger, true)
+}
+
+// OpenReadOnly connects like Open for commands that only read (report,
+// history): it creates nothing and changes no schema. A database that does
+// not exist, or migrations not yet applied, are errors that say to run
+// bounced migrate.
+func OpenReadOnly(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error) {
+	c, err := open(ctx, cfg, logger, false)
+	if err != nil {
+		return nil, err
+	}
+	pending, err := c.Pending(ctx)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	if len(pending) > 0 {
+		c.Close()
+		return nil, fmt.Errorf("clickhouse database %s lacks migration(s) %s: run `bounced migrate` (a read-only command changes no schema)",
+			c.cfg.Database, strings.Join(pending, ", "))
+	}
+	return c, nil
+}
+
+func open(ctx context.Context, cfg Config, logger *slog.Logger, create bool) (*Client, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -124,8 +151,18 @@ func Open(ctx context.Context, cfg Config, logger *slog.Logger) (*Client, error)
 		return nil, explain(cfg, "read server version", err)
 	}
 	v := Version{Major: sv.Version.Major, Minor: sv.Version.Minor, Patch: sv.Version.Patch}
-	if err := boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database); err != nil {
-		return nil, explain(cfg, "create database "+cfg.Database, err)
+	if create {
+		if err := boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database); err != nil {
+			return nil, explain(cfg, "create database "+cfg.Database, err)
+		}
+	} else {
+		var n uint64
+		if err := boot.QueryRow(ctx, "SELECT count() FROM system.databases WHERE name = ?", cfg.Database).Scan(&n); err != nil {
+			return nil, explain(cfg, "look up database "+cfg.Database, err)
+		}
+		if n == 0 {
+			return nil, fmt.Errorf("clickhouse at %s has no database %s: run `bounced migrate` first (a read-only command creates nothing)", cfg.Addr, cfg.Database)
+		}
 	}
 
 	c, err := connect(ctx, cfg, v, logger)

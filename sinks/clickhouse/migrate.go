@@ -175,6 +175,33 @@ func (c *Client) Migrate(ctx context.Context) (applied []string, err error) {
 	return applied, nil
 }
 
+// Pending lists, in order, the migrations this server needs that the
+// database has not applied (all of them when it has no schema_migrations
+// table). It changes nothing.
+func (c *Client) Pending(ctx context.Context) ([]string, error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	var n uint64
+	if err := c.conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = currentDatabase() AND name = 'schema_migrations'").Scan(&n); err != nil {
+		return nil, fmt.Errorf("clickhouse: look up schema_migrations: %w", err)
+	}
+	done := map[uint32]bool{}
+	if n > 0 {
+		if done, err = c.appliedVersions(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var pending []string
+	for _, m := range ms {
+		if !done[m.Version] && c.version.Major >= m.MinMajor {
+			pending = append(pending, m.Name)
+		}
+	}
+	return pending, nil
+}
+
 // record notes m as applied. A batch, not INSERT ... VALUES through Exec: 18.16
 // waits for a data block after such a query and the call never returns.
 func (c *Client) record(ctx context.Context, m Migration) (err error) {
