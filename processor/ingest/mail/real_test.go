@@ -46,7 +46,7 @@ func TestRealBounces(t *testing.T) {
 		"full": "soft/mailbox_full", "full.three": "soft/mailbox_full",
 		"blocked": "block/sender_blocked", "spam": "block/spam_content",
 		"soft": "soft/", // 450 4.2.1 "mailbox temporarily unavailable": soft, whatever the label
-		"user":  "hard/domain_unknown",
+		"user": "hard/domain_unknown",
 	}
 	d := New(Config{})
 	for _, mta := range []string{"postfix", "exim"} {
