@@ -1,4 +1,4 @@
-// Package alerts turns bounce rates into alerts (SPEC §6): hard-rate,
+// Package alerts turns bounce rates into alerts (docs/clickhouse.md): hard-rate,
 // bounce-rate (warning and critical), complaint-rate (warning and critical)
 // and block-spike rules per campaign, recipient domain and sending IP, with
 // a minimum volume and hysteresis; and baseline rules (soft_spike,
@@ -89,7 +89,7 @@ type Rule struct {
 	Severity string `koanf:"severity"`
 }
 
-// DefaultRules are SPEC §6's: hard rate over 1%, total bounce rate over 2%
+// DefaultRules are docs/clickhouse.md's: hard rate over 1%, total bounce rate over 2%
 // (warning) and 5% (critical) per campaign and domain, complaint rate over
 // 0.1% (warning) and 0.3% (critical) per campaign and domain, and block
 // spikes per domain and sending IP; and the baseline warnings: a soft-bounce

@@ -3,7 +3,7 @@
 // outage test, a ClickHouse server of its own) driven through kill -9,
 // rebalances, a ClickHouse outage and a broker restart, after which the
 // outputs must equal both the generator's ground truth and a clean
-// single-member run over the same input (SPEC §7: effectively once).
+// single-member run over the same input (docs/guarantees.md: effectively once).
 //
 // Everything lives in the tests; this file only documents the package.
 //

@@ -1,6 +1,6 @@
 // Package demo generates synthetic traffic for `bounced demo` and `bounced
 // bench`: a realistic, deterministic stream of canonical attempt events
-// (SPEC §2) from a few MTA hosts, with a few deliberately malformed records
+// (docs/formats.md) from a few MTA hosts, with a few deliberately malformed records
 // mixed in, and the ground truth of what the pipeline must conclude from it.
 //
 // The stream is built from per-recipient fates (healthy, hard bounce, soft
@@ -8,7 +8,7 @@
 // complaints, ...). Most records are canonical JSON; a complaint (an ARF
 // report) and a bounce that arrives after the remote accepted the message
 // (an RFC 3464 DSN) are mails, as `bounced mail` produces them. The
-// truth follows from the fates under the default policy of SPEC §5:
+// truth follows from the fates under the default policy of docs/suppressions.md:
 // hard verdicts and complaints suppress at once; a soft failure counts once per send at its
 // first soft failure; 3 consecutive failed sends whose first failures lie
 // within 14 days suppress; any delivery resets the streak; greylisting and

@@ -422,7 +422,7 @@ func TestOrder(t *testing.T) {
 	}
 }
 
-// fold is a reference implementation of the default policy of SPEC §5,
+// fold is a reference implementation of the default policy of docs/suppressions.md,
 // driven by the labels a correct classifier gives. window is the soft
 // window; atEnd counts a failed send when it ends instead of at its first
 // soft failure.

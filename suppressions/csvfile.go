@@ -14,7 +14,7 @@ import (
 //	address,status,class,label,reason,rule,since,expires_at
 //
 // Times are RFC 3339 in UTC. The expires_at column is written only when
-// event.Suppression has the field (expiry per label, SPEC §5); it is
+// event.Suppression has the field (expiry per label, docs/suppressions.md); it is
 // empty for a record without one.
 func CSV(w io.Writer, recs []event.Suppression) (int, error) {
 	cw := csv.NewWriter(w)

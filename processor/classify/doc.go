@@ -1,4 +1,4 @@
-// Package classify assigns every delivery attempt one verdict of the SPEC §4
+// Package classify assigns every delivery attempt one verdict of the docs/classification.md
 // taxonomy ({class, label, scope, rule}), from the reply code, the RFC 3463
 // enhanced code, the reply text, the SMTP stage and the recipient domain.
 //
@@ -12,7 +12,7 @@
 //
 //	rules:
 //	  - id: text.user_unknown        # dotted, stable; the verdict's rule
-//	    label: mailbox_unknown       # a SPEC §4 label; class and scope follow
+//	    label: mailbox_unknown       # a docs/classification.md label; class and scope follow
 //	    local: false                 # true: our own MTA failed, never the recipient's fault
 //	    retried: false               # true: MTAs retry it until expiry (outcome bounced → expired)
 //	    phrases: ["user unknown"]    # lower-case literals, any one must occur
@@ -31,7 +31,7 @@
 //
 // # Precedence
 //
-// SPEC §4 ranks the evidence; a rule's tier follows from the fields it sets,
+// docs/classification.md ranks the evidence; a rule's tier follows from the fields it sets,
 // so a rule cannot claim stronger evidence than it looks at:
 //
 //  1. provider: domains or fingerprints (Google, Microsoft, Yahoo, Apple,
@@ -107,7 +107,7 @@
 //
 // A hard verdict suppresses the recipient at once; a soft one counts toward
 // a streak that still suppresses a dead address after soft_threshold failed
-// sends (SPEC §5). Classifying a good recipient hard is the worst error, so
+// sends (docs/suppressions.md). Classifying a good recipient hard is the worst error, so
 // hard needs evidence that only a failed recipient lookup produces:
 //
 //   - The reply code's first digit is the weakest evidence and never makes

@@ -46,7 +46,7 @@ func TestEvalCorpus(t *testing.T) {
 	// (Sisimai decided them from the DSN's SMTP command, which the text
 	// does not carry; BMH files the same Exchange text under two labels),
 	// samples that name no reason at all ("Delivery to the following
-	// recipient failed permanently"), labels SPEC §4 rejects (a blocklist,
+	// recipient failed permanently"), labels docs/classification.md rejects (a blocklist,
 	// relay or DNS failure called hard), and label mappings that differ
 	// from ours within the same class (BMH "antispam" as sender_blocked
 	// where the text says the message scored as spam): see the report this

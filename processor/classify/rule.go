@@ -22,7 +22,7 @@ import (
 type Rule struct {
 	// ID names the rule in every verdict it decides; dotted and stable.
 	ID string `yaml:"id"`
-	// Label is the SPEC §4 label the rule assigns; class and scope follow
+	// Label is the docs/classification.md label the rule assigns; class and scope follow
 	// from event.Label.Taxonomy.
 	Label event.Label `yaml:"label"`
 	// Local marks a failure of our own MTA, which never counts against the
@@ -56,7 +56,7 @@ type Rule struct {
 	Fingerprints []string `yaml:"fingerprints,omitempty"`
 }
 
-// Tier is a rule's precedence class (SPEC §4). Lower tiers win; within a
+// Tier is a rule's precedence class (docs/classification.md). Lower tiers win; within a
 // tier the first rule in file order wins.
 type Tier int
 

@@ -3,7 +3,7 @@ package event
 import "time"
 
 // Alert is one state change of an alert rule for one subject: the value of
-// a record on the alerts topic (SPEC §6, schemas/alert.schema.json), keyed
+// a record on the alerts topic (docs/clickhouse.md, schemas/alert.schema.json), keyed
 // by Key(). A rule fires once when its condition starts to hold and
 // resolves once when it stops; nothing is written in between.
 type Alert struct {

@@ -1,5 +1,5 @@
-// Package event defines the canonical delivery-attempt event of SPEC §2 and
-// the verdict taxonomy of SPEC §4. Every stage of the pipeline speaks these
+// Package event defines the canonical delivery-attempt event of docs/formats.md and
+// the verdict taxonomy of docs/classification.md. Every stage of the pipeline speaks these
 // types: ingest produces them, classify fills in the verdict, the streak fold
 // consumes them and the sinks write them out.
 package event
@@ -28,7 +28,7 @@ const (
 	Complaint Outcome = "complaint"
 )
 
-// Valid reports whether o is one of the outcomes SPEC §2 defines.
+// Valid reports whether o is one of the outcomes docs/formats.md defines.
 func (o Outcome) Valid() bool {
 	switch o {
 	case Delivered, Deferred, Bounced, Expired, Dropped, Complaint:
@@ -126,7 +126,7 @@ func (a *Attempt) SendTime() time.Time {
 }
 
 // NaturalID derives a stable event id from a source's natural key (the
-// fields that identify one attempt in that source, SPEC §2): the same record
+// fields that identify one attempt in that source, docs/formats.md): the same record
 // re-sent by a shipper after a restart gets the same id, so it is recognised
 // as a duplicate downstream.
 func NaturalID(kind string, parts ...string) string {

@@ -5,7 +5,7 @@ import "time"
 // Status of a suppression record.
 type Status string
 
-// Suppression statuses (SPEC §5). Held records await an operator's decision
+// Suppression statuses (docs/suppressions.md). Held records await an operator's decision
 // (incident guard); they are not yet enforced.
 const (
 	StatusSuppressed Status = "suppressed"
@@ -22,7 +22,7 @@ const (
 )
 
 // Suppression is the value of a record on the compacted suppressions topic,
-// keyed by the normalised address (SPEC §5, schemas/decision.schema.json).
+// keyed by the normalised address (docs/suppressions.md, schemas/decision.schema.json).
 // A lifted address is a tombstone, not a Suppression.
 type Suppression struct {
 	Address    string     `json:"address"`

@@ -1,9 +1,9 @@
 package event
 
-// Class is what a verdict means for the recipient (SPEC §4).
+// Class is what a verdict means for the recipient (docs/classification.md).
 type Class string
 
-// The classes of SPEC §4.
+// The classes of docs/classification.md.
 const (
 	ClassHard      Class = "hard"
 	ClassSoft      Class = "soft"
@@ -16,8 +16,8 @@ const (
 // Scope says whose fault a verdict points at.
 type Scope string
 
-// The scopes of SPEC §4. NonBounce is the scope of complaints, auto-replies
-// and deliveries, which SPEC §4 leaves blank.
+// The scopes of docs/classification.md. NonBounce is the scope of complaints, auto-replies
+// and deliveries, which docs/classification.md leaves blank.
 const (
 	ScopeRecipient Scope = "recipient"
 	ScopeDomain    Scope = "domain"
@@ -29,10 +29,10 @@ const (
 	ScopeNonBounce Scope = "non_bounce"
 )
 
-// Label is the reason of a verdict (SPEC §4).
+// Label is the reason of a verdict (docs/classification.md).
 type Label string
 
-// The labels of SPEC §4.
+// The labels of docs/classification.md.
 const (
 	MailboxUnknown        Label = "mailbox_unknown"
 	MailboxInactive       Label = "mailbox_inactive"
@@ -63,7 +63,7 @@ const (
 	LabelDelivered        Label = "delivered"
 )
 
-// Labels lists every label in the order of SPEC §4's table.
+// Labels lists every label in the order of docs/classification.md's table.
 func Labels() []Label {
 	return []Label{
 		MailboxUnknown, MailboxInactive, MailboxMoved, DomainUnknown, Suppressed,
@@ -75,7 +75,7 @@ func Labels() []Label {
 }
 
 // Taxonomy returns the class and scope a label belongs to; ok is false for a
-// label SPEC §4 does not define.
+// label docs/classification.md does not define.
 func (l Label) Taxonomy() (c Class, s Scope, ok bool) {
 	switch l {
 	case MailboxUnknown, MailboxInactive, MailboxMoved:
@@ -108,7 +108,7 @@ func (l Label) Taxonomy() (c Class, s Scope, ok bool) {
 // decided, so every suppression can be explained. Local is set when the
 // failure happened inside our own MTA (no route, no DNS answer for our own
 // resolver, a local queue error): such failures never count against the
-// recipient (SPEC §4).
+// recipient (docs/classification.md).
 type Verdict struct {
 	Class Class  `json:"class"`
 	Label Label  `json:"label"`

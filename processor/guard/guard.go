@@ -1,4 +1,4 @@
-// Package guard is the incident guard of stage 2 (SPEC §5).
+// Package guard is the incident guard of stage 2 (docs/suppressions.md).
 //
 // When one recipient domain suddenly returns hard verdicts from one rule
 // for an unusual share of its recipients, the cause is more likely the

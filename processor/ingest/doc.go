@@ -1,5 +1,5 @@
 // Package ingest is stage 1's record logic: it turns one raw input record
-// into canonical attempt events (SPEC §2), a counted skip (a record that is
+// into canonical attempt events (docs/formats.md), a counted skip (a record that is
 // not a delivery attempt: a daemon notice, a queue-manager line), or a
 // RecordError that says why it could not, so the engine can send the
 // original bytes to the dead-letter topic.

@@ -11,7 +11,7 @@ import (
 // Op is a command on one address, or a domain command of the incident guard.
 type Op string
 
-// Operator commands on one address (SPEC §5, `bounced suppress lift|add`).
+// Operator commands on one address (docs/suppressions.md, `bounced suppress lift|add`).
 const (
 	OpLift     Op = "lift"     // remove the suppression and reset the state
 	OpSuppress Op = "suppress" // suppress the address by hand
@@ -26,7 +26,7 @@ const (
 // one overtaken by a new reason, is harmless.
 const OpExpire Op = "expire"
 
-// Commands of the incident guard (SPEC §5). Each has two forms.
+// Commands of the incident guard (docs/suppressions.md). Each has two forms.
 //
 // With Domain set it is a domain command on the wire: written to every
 // partition of the attempts topic, so each owner applies it in order with

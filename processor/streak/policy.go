@@ -1,4 +1,4 @@
-// Package streak is the per-recipient decision core of SPEC §5 as a pure fold:
+// Package streak is the per-recipient decision core of docs/suppressions.md as a pure fold:
 // Apply(policy, state, event, offset) returns the next state and, when the
 // address's suppression changes, the record to publish. It reads no clock and
 // no Kafka or ClickHouse client, so windows, streaks, duplicates and replays
@@ -18,14 +18,14 @@ import (
 // Action is what a verdict's label does to the recipient's state.
 type Action string
 
-// The actions of SPEC §5.
+// The actions of docs/suppressions.md.
 const (
 	Suppress Action = "suppress" // suppress at the first event
 	Count    Action = "streak"   // a failed send counts toward the soft streak
 	Ignore   Action = "ignore"   // no effect on the recipient
 )
 
-// Policy holds the streak rules. The zero value means the defaults of SPEC §5.
+// Policy holds the streak rules. The zero value means the defaults of docs/suppressions.md.
 type Policy struct {
 	// SoftThreshold consecutive failed sends suppress the address. Default 3.
 	SoftThreshold int `koanf:"soft_threshold"`
@@ -153,7 +153,7 @@ func labelList() string {
 // Action returns what a verdict does under p.
 func (p Policy) Action(v event.Verdict) Action {
 	if v.Local {
-		// Our own MTA failed; the recipient is not to blame (SPEC §4).
+		// Our own MTA failed; the recipient is not to blame (docs/classification.md).
 		return Ignore
 	}
 	if a, ok := p.Labels[string(v.Label)]; ok {
@@ -162,7 +162,7 @@ func (p Policy) Action(v event.Verdict) Action {
 	switch v.Label {
 	case event.Greylisted, event.Suppressed:
 		// Greylisting is a deliberate first-attempt deferral. An upstream
-		// ESP's suppression is not new evidence about the address (SPEC §4).
+		// ESP's suppression is not new evidence about the address (docs/classification.md).
 		return Ignore
 	}
 	switch v.Class {

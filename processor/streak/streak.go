@@ -99,7 +99,7 @@ type Result struct {
 	Why string
 }
 
-// SendDelta is what one event changes in the count of ended sends (SPEC §6
+// SendDelta is what one event changes in the count of ended sends (docs/clickhouse.md
 // outcomes: rates count sends, not attempts). A send ends when it is
 // delivered, bounced or expired; deferrals end nothing. Delivered is +1 for
 // a first delivery, -1 when a late bounce withdraws it; Bounced is +1 when
@@ -301,7 +301,7 @@ func trail(s State, last event.Evidence, n int) []event.Evidence {
 	return out
 }
 
-// reasonFor writes the one human sentence SPEC §5 asks for.
+// reasonFor writes the one human sentence docs/suppressions.md asks for.
 func reasonFor(v event.Verdict, a *event.Attempt, streak int, p Policy) string {
 	reply := ""
 	switch {

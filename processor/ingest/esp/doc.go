@@ -1,6 +1,6 @@
 // Package esp turns the webhook bodies of email service providers (Amazon
 // SES, SendGrid, Mailgun, Postmark, and the open-source Postal server) into
-// canonical delivery attempts (SPEC §2, research/formats.md §6).
+// canonical delivery attempts (docs/formats.md, research/formats.md §6).
 //
 // Each provider has its own Decoder (SES, SendGrid, Mailgun, Postmark,
 // Postal), built from one shared Config. A body yields zero or more
@@ -17,12 +17,12 @@
 //     bounced (it gave up), expired, or dropped (it refused to send because
 //     of its own suppression list). Dropped events carry no SMTP reply and no
 //     diagnostic, only metadata, so the classifier's "upstream suppression"
-//     verdict cannot be overridden by a text rule: SPEC §4 says such events
+//     verdict cannot be overridden by a text rule: docs/classification.md says such events
 //     are not new evidence about the address.
 //   - A spam complaint (SES Complaint, SendGrid spamreport, Mailgun
 //     complained, Postmark SpamComplaint) has outcome complaint: a report
 //     about a message that did arrive, never an attempt or a delivery in the
-//     counts (SPEC §2). Its SourceClassification is kept as evidence, and
+//     counts (docs/formats.md). Its SourceClassification is kept as evidence, and
 //     the classifier reads it as a complaint. SES's OnAccountSuppressionList
 //     "complaint" is an upstream suppression (dropped), and a not-spam
 //     feedback report is skipped.

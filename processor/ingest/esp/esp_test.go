@@ -113,8 +113,8 @@ func TestGolden(t *testing.T) {
 
 // TestClassifierContract runs the shipped classifier over the golden
 // samples and the table cases: an upstream suppression must come out as
-// label suppressed (never new evidence, SPEC §4), a spam report must have
-// outcome complaint (never a delivery, SPEC §2) and verdict complaint. The decoders keep dropped events free of reply text precisely
+// label suppressed (never new evidence, docs/classification.md), a spam report must have
+// outcome complaint (never a delivery, docs/formats.md) and verdict complaint. The decoders keep dropped events free of reply text precisely
 // so that no text rule can say otherwise.
 func TestClassifierContract(t *testing.T) {
 	cls, err := classify.Default()
@@ -155,7 +155,7 @@ func TestClassifierContract(t *testing.T) {
 
 // isComplaintCase reports whether a's source classification is a spam
 // complaint, whatever its outcome: the decoders must then say outcome
-// complaint (SPEC §2), and the classifier must still read the evidence.
+// complaint (docs/formats.md), and the classifier must still read the evidence.
 func isComplaintCase(a *event.Attempt) bool {
 	sc := a.SourceClassification
 	if sc == nil {

@@ -99,7 +99,7 @@ func (d *Mailgun) event(rec *raw.Record, body *mgBody) ([]event.Attempt, string,
 		outcome = event.Delivered
 	case "complained":
 		// A spam report about a delivered message: its own outcome, so it
-		// never counts as a delivery (SPEC §2).
+		// never counts as a delivery (docs/formats.md).
 		outcome = event.Complaint
 	case "failed":
 		outcome = mgFailed(ev.Severity, ev.Reason)

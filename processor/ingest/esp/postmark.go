@@ -74,7 +74,7 @@ var pmBounceTypes = map[string]struct {
 	"Unconfirmed":         {outcome: event.Dropped},
 	// A complaint filed as a bounce type.
 	"SpamComplaint": {outcome: event.Complaint},
-	// Replies and notices that are not failed deliveries (SPEC §3: skipped
+	// Replies and notices that are not failed deliveries (docs/formats.md: skipped
 	// and counted), and failures before any recipient was tried.
 	"AutoResponder":           {skip: "postmark.auto_responder"},
 	"AddressChange":           {skip: "postmark.address_change"},

@@ -290,7 +290,7 @@ func (d *SendGrid) event(rec *raw.Record, it *sgItem) (event.Attempt, string, *e
 	case "delivered":
 		outcome = event.Delivered
 	case "spamreport":
-		outcome = event.Complaint // a spam report, not a delivery (SPEC §2)
+		outcome = event.Complaint // a spam report, not a delivery (docs/formats.md)
 	case "deferred":
 		outcome = event.Deferred
 	case "bounce":

@@ -368,7 +368,7 @@ func merge(own, shared meta) map[string]string {
 
 // complaint: one attempt per complained recipient, outcome complaint (a
 // spam report about a message that arrived: never a delivery or an attempt
-// in the counts, SPEC §2), with the ses_complaint classification kept as
+// in the counts, docs/formats.md), with the ses_complaint classification kept as
 // evidence. complaintSubType OnAccountSuppressionList means SES did not send
 // at all because the address is on the account's suppression list: that is
 // an upstream suppression, outcome dropped, and deliberately not under the

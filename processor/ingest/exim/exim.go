@@ -1,5 +1,5 @@
 // Package exim decodes Exim main log lines ("mainlog") into canonical
-// attempts (SPEC §2, research/formats.md §2).
+// attempts (docs/formats.md, research/formats.md §2).
 //
 // One delivery line (=>, ->, >>, **, ==) becomes one attempt. Exim writes the
 // sender and the Message-ID only on the arrival line (<=) of a message, so the

@@ -1,5 +1,5 @@
 // Package kumo decodes KumoMTA JSON log records (docs/reference/log_record.md)
-// into canonical attempts (SPEC §2, research/formats.md §4).
+// into canonical attempts (docs/formats.md, research/formats.md §4).
 //
 // A record is one JSON object, as written to the local log segments or
 // published by a log hook to Kafka. Delivery outcomes (Delivery, Bounce,

@@ -1,6 +1,6 @@
 // Package mail decodes bounce mails and complaint reports, whole RFC 5322
 // messages as `bounced mail` produces them, into canonical attempts
-// (SPEC §2). The decoder keeps no state.
+// (docs/formats.md). The decoder keeps no state.
 //
 // What a message becomes, tried in this order:
 //

@@ -1,5 +1,5 @@
 // Package pmta decodes PowerMTA accounting files (CSV, RFC 4180) into
-// canonical attempts (SPEC §2, research/formats.md §3).
+// canonical attempts (docs/formats.md, research/formats.md §3).
 //
 // Columns are read by header name, never by position: PowerMTA writes the
 // fields each record type was configured with (record-fields), and a file

@@ -1,4 +1,4 @@
-// Package postfix is the input adapter for Postfix syslog lines (SPEC §3,
+// Package postfix is the input adapter for Postfix syslog lines (docs/formats.md,
 // research/formats.md §1). It turns the message part of one line (the syslog
 // prefix is already stripped into raw.Record's Host, Program, PID and Time)
 // into zero or more canonical attempts.
@@ -53,5 +53,5 @@
 // (see the Skip* constants); lines that cannot be understood return a
 // *raw.Error whose Reason starts with "postfix." (see the Reason*
 // constants). Every record therefore ends as attempts, a counted skip, or a
-// dead letter (SPEC §7).
+// dead letter (docs/guarantees.md).
 package postfix

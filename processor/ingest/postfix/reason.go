@@ -67,7 +67,7 @@ func setReply(r *event.SMTP, s string) {
 }
 
 // normCommand maps Postfix's "in reply to X command" wording onto the
-// canonical command names of SPEC §2.
+// canonical command names of docs/formats.md.
 func normCommand(c string) string {
 	switch c {
 	case "RCPT TO", "MAIL FROM", "DATA", "EHLO", "HELO", "LHLO", "STARTTLS", "AUTH", "XFORWARD", "XCLIENT", "BDAT", "QUIT", "RSET":
