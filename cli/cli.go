@@ -45,6 +45,8 @@ func commands() map[string]command {
 		"history":  {"an address's timeline: its suppression, streak state and attempts, newest first", historyCmd},
 		"intake":   {"receive ESP webhooks (SES/SNS, SendGrid, Mailgun, Postmark, Postal) with their signatures checked, into the input topic", intakeCmd},
 		"mail":     {"produce one bounce mail or complaint report (RFC 5322, on stdin) to the input topic; for an MTA's pipe", mailCmd},
+
+		"repartition": {"grow the attempts and state topics to --partitions N and move every recipient's state (pipeline stopped)", repartitionCmd},
 	}
 }
 

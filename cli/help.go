@@ -56,6 +56,11 @@ var commandHelp = map[string]helpInfo{
 	"mail":    {args: "< MESSAGE", example: "  bounced mail --config /etc/bounced/bounced.yaml < bounce.eml", groups: config.FlagKafka | config.FlagInput},
 	"history": {args: "ADDRESS [--limit N] [--before CURSOR] [--format table|json]", example: "  bounced history jane@example.org", groups: config.FlagKafka | config.FlagClickHouse},
 	"version": {},
+
+	"repartition": {args: "--partitions N [--dry-run] [--force]",
+		long:    "Grows bounced.attempts and bounced.state to N partitions and moves each recipient's state to the partition its\nattempts go to from then on. Run it with every member stopped and stage 2 drained (it checks); a stopped run is\nfinished by running it again. Then set kafka.partitions: N everywhere and start the members (docs/operations.md).",
+		example: "  bounced repartition --partitions 12 --dry-run\n  bounced repartition --partitions 12 --kafka.brokers k1:9092",
+		groups:  config.FlagKafka | config.FlagInput},
 }
 
 // suppressVerbs are the verbs of bounced suppress.

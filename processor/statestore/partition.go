@@ -30,6 +30,10 @@ type Partition struct {
 	// Guard is the guard's running state (its windows, in memory only),
 	// built around Holds by the first fold.
 	Guard *guard.Guard
+	// Layout is the changelog's partition layout (changelog key
+	// topics.KeyLayout) as of Next: the zero Layout for a changelog never
+	// repartitioned.
+	Layout topics.Layout
 	// Next is the changelog offset the state is complete up to; -1 before
 	// any read.
 	Next int64
@@ -54,7 +58,43 @@ type Scanner interface {
 // reading a tail over a checkpoint gives the same state as reading the
 // whole partition. A Next beyond the changelog's end is refused (the state
 // belongs to another life of the topic; see broker.ErrOutOfRange).
+//
+// A repartition (`bounced repartition`) is the exception: it moves
+// recipients out of the partition with tombstones, and compaction may have
+// dropped those tombstones by the time a member restores from a checkpoint
+// taken before the move; that checkpoint would bring back recipients the
+// partition no longer owns. So when the tail holds a layout record
+// (topics.KeyLayout) with another partition count than the state started
+// from, CatchUp drops the state and reads the whole partition instead. A
+// partition whose latest layout is not complete (a move under way or
+// stopped half-way) is refused with ErrRepartitioning.
 func (p *Partition) CatchUp(ctx context.Context, sc Scanner, topic string, partition int) (int, error) {
+	records, err := p.catchUp(ctx, sc, topic, partition, p.Next >= 0)
+	if errors.Is(err, errLayoutChanged) {
+		*p = *NewPartition()
+		records, err = p.catchUp(ctx, sc, topic, partition, false)
+	}
+	if err != nil {
+		return records, err
+	}
+	if p.Layout.Partitions > 0 && !p.Layout.Complete {
+		return records, fmt.Errorf("%w: %s/%d is being moved to %d partitions and the move did not finish; run `bounced repartition --partitions %d` again",
+			ErrRepartitioning, topic, partition, p.Layout.Partitions, p.Layout.Partitions)
+	}
+	return records, nil
+}
+
+// ErrRepartitioning is returned by CatchUp for a changelog partition whose
+// repartition has not finished.
+var ErrRepartitioning = errors.New("changelog repartition under way")
+
+// errLayoutChanged stops a tail read that met another layout than the
+// state it started from.
+var errLayoutChanged = errors.New("changelog layout changed")
+
+// catchUp is CatchUp's read; with tail set, a layout record with another
+// partition count than p's ends it with errLayoutChanged.
+func (p *Partition) catchUp(ctx context.Context, sc Scanner, topic string, partition int, tail bool) (int, error) {
 	records := 0
 	var st streak.State
 	next, err := sc.ScanFrom(ctx, topic, partition, p.Next, func(off int64, key, val []byte) error {
@@ -72,6 +112,15 @@ func (p *Partition) CatchUp(ctx context.Context, sc Scanner, topic string, parti
 				return fmt.Errorf("source positions %s/%d@%d: %w", topic, partition, off, err)
 			}
 			p.Sources = s
+		case topics.KeyLayout:
+			l, err := topics.DecodeLayout(val)
+			if err != nil {
+				return fmt.Errorf("layout %s/%d@%d: %w", topic, partition, off, err)
+			}
+			if tail && l.Partitions != p.Layout.Partitions {
+				return errLayoutChanged
+			}
+			p.Layout = l
 		default:
 			if val == nil {
 				p.Table.Delete(string(key))
@@ -111,6 +160,10 @@ func (c Checkpoints) path(partition int) string {
 type meta struct {
 	Sources map[string]topics.SourcePos `json:"sources"`
 	Holds   *guard.Holds                `json:"holds,omitempty"`
+	// Layout is the changelog layout the table was built under; absent in
+	// checkpoints written before repartitioning existed, which are then
+	// of a changelog never repartitioned (CatchUp tells if it was since).
+	Layout *topics.Layout `json:"layout,omitempty"`
 }
 
 // Save writes p as the partition's checkpoint; p.Next must be the
@@ -121,7 +174,11 @@ func (c Checkpoints) Save(partition int, p *Partition) error {
 	if path == "" || p.Next < 0 {
 		return nil
 	}
-	m, err := json.Marshal(meta{Sources: p.Sources, Holds: p.Holds})
+	md := meta{Sources: p.Sources, Holds: p.Holds}
+	if p.Layout.Partitions > 0 {
+		md.Layout = &p.Layout
+	}
+	m, err := json.Marshal(md)
 	if err != nil {
 		return err
 	}
@@ -160,6 +217,9 @@ func (c Checkpoints) Load(partition int) (*Partition, error) {
 	}
 	if p.Sources == nil {
 		p.Sources = map[string]topics.SourcePos{}
+	}
+	if m.Layout != nil {
+		p.Layout = *m.Layout
 	}
 	return p, nil
 }
