@@ -144,7 +144,8 @@ func readRollups(ctx context.Context, db driver.Conn, database string, r *result
 		return err
 	}
 	for _, t := range tables {
-		summing := t.engine == "SummingMergeTree" || t.engine == "AggregatingMergeTree"
+		engine := strings.TrimPrefix(t.engine, "Replicated") // a cluster's tables (clickhouse.cluster)
+		summing := engine == "SummingMergeTree" || engine == "AggregatingMergeTree"
 		if !summing && t.name != "outcomes" {
 			continue
 		}

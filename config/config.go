@@ -184,6 +184,9 @@ func defaults() map[string]any {
 		"clickhouse.retention":                "400d",
 		"clickhouse.insert_linger":            clickhouse.DefaultInsertLinger.String(),
 		"clickhouse.compression":              clickhouse.CompressionAuto,
+		"clickhouse.cluster":                  "",
+		"clickhouse.replica_path":             clickhouse.DefaultReplicaPath,
+		"clickhouse.insert_quorum":            0,
 
 		"pipeline.stage":                "all",
 		"pipeline.ingest_group":         "bounced-ingest",

@@ -66,6 +66,9 @@ type Client struct {
 	cfg     Config
 	log     *slog.Logger
 	version Version
+	// replicas is the number of replicas of Config.Cluster's one shard; 0 on
+	// one server.
+	replicas int
 
 	mu         sync.Mutex
 	watermarks map[partitionKey]int64 // absent = unknown, read from the server on next use
@@ -151,8 +154,15 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, create bool) (*C
 		return nil, explain(cfg, "read server version", err)
 	}
 	v := Version{Major: sv.Version.Major, Minor: sv.Version.Minor, Patch: sv.Version.Patch}
+	replicas := 0
+	if cfg.Cluster != "" {
+		if replicas, err = checkCluster(ctx, boot, cfg); err != nil {
+			return nil, err
+		}
+	}
 	if create {
-		if err := boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database); err != nil {
+		// ON CLUSTER on a cluster: every replica gets the database.
+		if err := boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database+onCluster(cfg)); err != nil {
 			return nil, explain(cfg, "create database "+cfg.Database, err)
 		}
 	} else {
@@ -169,8 +179,9 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, create bool) (*C
 	if err != nil {
 		return nil, err
 	}
+	c.replicas = replicas
 	logger.Info("clickhouse connected", "addr", cfg.Addr, "database", cfg.Database,
-		"server_version", v.String(), "modern", v.Modern())
+		"server_version", v.String(), "modern", v.Modern(), "cluster", cfg.Cluster, "replicas", replicas)
 	return c, nil
 }
 
@@ -212,6 +223,7 @@ func (c *Client) ReadPool(ctx context.Context) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard pool: %w", err)
 	}
+	r.replicas = c.replicas
 	return r, nil
 }
 

@@ -229,12 +229,15 @@ func (cm *committer) send(ctx context.Context, topic string, ms []*member) error
 	buf := cm.getBuf()
 	defer cm.putBuf(buf)
 	limit := cm.c.cfg.BatchSize
-	var parts []int32
+	var (
+		parts []int32
+		spans []span
+	)
 	mi, ri := 0, 0 // the next row: member mi, its row ri
 	for sent := 0; sent < total; {
 		n := min(limit, total-sent)
 		buf.grow(n)
-		parts = parts[:0]
+		parts, spans = parts[:0], spans[:0]
 		for taken := 0; taken < n; {
 			m := ms[mi]
 			take := min(len(m.rows)-ri, n-taken)
@@ -243,6 +246,7 @@ func (cm *committer) send(ctx context.Context, topic string, ms []*member) error
 			}
 			if take > 0 {
 				parts = append(parts, m.partition)
+				spans = append(spans, span{m.partition, m.rows[ri].Offset, m.rows[ri+take-1].Offset})
 			}
 			taken, ri = taken+take, ri+take
 			if ri == len(m.rows) {
@@ -250,7 +254,7 @@ func (cm *committer) send(ctx context.Context, topic string, ms []*member) error
 			}
 		}
 		buf.finish()
-		err := cm.sendChunk(ctx, buf, topic, parts)
+		err := cm.sendChunk(ctx, buf, topic, parts, spans)
 		buf.reset()
 		if err != nil {
 			return err
@@ -260,8 +264,12 @@ func (cm *committer) send(ctx context.Context, topic string, ms []*member) error
 	return nil
 }
 
-func (cm *committer) sendChunk(ctx context.Context, buf rowBuf, topic string, parts []int32) (err error) {
-	qctx := ch.Context(ctx, ch.WithQueryID(queryID(cm.c.cfg.Database, cm.table, topic, parts)))
+func (cm *committer) sendChunk(ctx context.Context, buf rowBuf, topic string, parts []int32, spans []span) (err error) {
+	var token string
+	if cm.c.cfg.Cluster != "" && cm.c.version.dedupToken() {
+		token = dedupToken(cm.table, topic, spans)
+	}
+	qctx := ch.Context(cm.c.insertContext(ctx, token), ch.WithQueryID(queryID(cm.c.cfg.Database, cm.table, topic, parts)))
 	batch, err := cm.c.conn.PrepareBatch(qctx, cm.insert)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
@@ -107,7 +108,29 @@ type Config struct {
 	// address, where compressing costs both ends CPU and saves no network,
 	// lz4 otherwise.
 	Compression string `koanf:"compression"`
+	// Cluster is the name of a cluster in the servers' remote_servers
+	// configuration. Empty (the default) is one server, as before. Set, every
+	// migration runs ON CLUSTER, tables get the Replicated form of their
+	// engine, inserts wait for InsertQuorum replicas and the watermark is read
+	// with sequential consistency (cluster.go). The cluster must have one
+	// shard; it may have any number of replicas.
+	Cluster string `koanf:"cluster"`
+	// ReplicaPath is the ZooKeeper path prefix of the Replicated tables; the
+	// table's path is <ReplicaPath>/<database>/<table>. Default
+	// DefaultReplicaPath; the server expands the {shard} macro.
+	ReplicaPath string `koanf:"replica_path"`
+	// InsertQuorum, with Cluster set and 2 or more, is how many replicas
+	// must have an INSERT of attempts or outcomes before it returns
+	// (durability against losing a replica's disk). 0 (the default) or 1
+	// waits for none: effectively-once does not need it (cluster.go), and
+	// on 18.16 a quorum INSERT fails while the table's previous one is
+	// unconfirmed, which can fail an INSERT half-way through its
+	// materialized views.
+	InsertQuorum int `koanf:"insert_quorum"`
 }
+
+// DefaultReplicaPath is Config.ReplicaPath's default.
+const DefaultReplicaPath = "/clickhouse/tables/{shard}"
 
 // Compression methods (Config.Compression).
 const (
@@ -152,6 +175,15 @@ func (c Config) Validate() error {
 	}
 	if c.Retention < 0 {
 		errs = append(errs, fmt.Errorf("clickhouse.retention: %s is negative (0 keeps everything)", c.Retention))
+	}
+	if c.Cluster != "" && !dbName.MatchString(c.Cluster) {
+		errs = append(errs, fmt.Errorf("clickhouse.cluster: %q: use letters, digits and underscores, not starting with a digit (a cluster name of remote_servers)", c.Cluster))
+	}
+	if c.ReplicaPath != "" && (!strings.HasPrefix(c.ReplicaPath, "/") || strings.HasSuffix(c.ReplicaPath, "/") || strings.ContainsAny(c.ReplicaPath, "'\\ ")) {
+		errs = append(errs, fmt.Errorf("clickhouse.replica_path: %q: want a ZooKeeper path such as %s (leading slash, no trailing slash, no quotes or spaces)", c.ReplicaPath, DefaultReplicaPath))
+	}
+	if c.InsertQuorum < 0 {
+		errs = append(errs, fmt.Errorf("clickhouse.insert_quorum: %d is negative (0 = no quorum)", c.InsertQuorum))
 	}
 	if c.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("clickhouse.max_conns: %d is negative", c.MaxConns))
@@ -252,6 +284,9 @@ func (c Config) withDefaults() Config {
 	if c.Compression == "" {
 		c.Compression = CompressionAuto
 	}
+	if c.ReplicaPath == "" {
+		c.ReplicaPath = DefaultReplicaPath
+	}
 	return c
 }
 
@@ -295,5 +330,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_conns", c.MaxConns),
 		slog.Int("dashboard_max_conns", c.DashboardMaxConns),
 		slog.Duration("retention", c.Retention),
+		slog.String("cluster", c.Cluster),
+		slog.Int("insert_quorum", c.InsertQuorum),
 	)
 }

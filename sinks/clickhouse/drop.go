@@ -19,7 +19,8 @@ func DropDatabase(ctx context.Context, cfg Config) error {
 		return explain(cfg, "open", err)
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database); err != nil {
+	// ON CLUSTER on a cluster: every replica drops it, with its ZooKeeper paths.
+	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database+onCluster(cfg)); err != nil {
 		return explain(cfg, "drop database "+cfg.Database, err)
 	}
 	return nil

@@ -84,7 +84,10 @@ func (c *Client) readWatermark(ctx context.Context, k partitionKey) (int64, erro
 	var wm int64
 	// count() guards the empty case: max() of no rows is 0 on 18.16, not NULL.
 	var n uint64
-	err := c.conn.QueryRow(ctx,
+	if err := c.syncReplica(ctx, offsetsTable(k.table)); err != nil {
+		return 0, fmt.Errorf("clickhouse %s watermark %s/%d: %w", k.table, k.topic, k.partition, err)
+	}
+	err := c.conn.QueryRow(c.readContext(ctx),
 		"SELECT count(), max(src_offset) FROM "+offsetsTable(k.table)+" WHERE src_topic = ? AND src_partition = ?",
 		k.topic, k.partition).Scan(&n, &wm)
 	if err != nil {
@@ -98,7 +101,7 @@ func (c *Client) readWatermark(ctx context.Context, k partitionKey) (int64, erro
 
 // storedOffsets returns which offsets in [lo, hi] the partition already has.
 func (c *Client) storedOffsets(ctx context.Context, k partitionKey, lo, hi int64) (map[int64]bool, error) {
-	rows, err := c.conn.Query(ctx,
+	rows, err := c.conn.Query(c.readContext(ctx),
 		"SELECT DISTINCT src_offset FROM "+offsetsTable(k.table)+" WHERE src_topic = ? AND src_partition = ? AND src_offset >= ? AND src_offset <= ?",
 		k.topic, k.partition, lo, hi)
 	if err != nil {
@@ -251,7 +254,7 @@ func (c *Client) awaitInflight(ctx context.Context, k partitionKey) error {
 	deadline := time.Now().Add(time.Minute)
 	for {
 		var n uint64
-		if err := c.conn.QueryRow(ctx, "SELECT count() FROM system.processes WHERE "+where, args...).Scan(&n); err != nil {
+		if err := c.conn.QueryRow(ctx, "SELECT count() FROM "+c.processesTable()+" WHERE "+where, args...).Scan(&n); err != nil {
 			return fmt.Errorf("inserts in flight for %s/%d: %w", k.topic, k.partition, err)
 		}
 		if n == 0 {
@@ -259,7 +262,7 @@ func (c *Client) awaitInflight(ctx context.Context, k partitionKey) error {
 		}
 		if time.Now().After(deadline) {
 			c.log.Warn("clickhouse: killing inserts still running for the partition", "table", k.table, "topic", k.topic, "partition", k.partition, "count", n)
-			if err := c.conn.Exec(ctx, "KILL QUERY WHERE "+where+" SYNC", args...); err != nil {
+			if err := c.conn.Exec(ctx, "KILL QUERY"+onCluster(c.cfg)+" WHERE "+where+" SYNC", args...); err != nil {
 				return fmt.Errorf("kill inserts in flight for %s/%d: %w", k.topic, k.partition, err)
 			}
 			deadline = time.Now().Add(time.Minute)

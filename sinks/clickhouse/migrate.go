@@ -145,7 +145,11 @@ func (c *Client) Migrate(ctx context.Context) (applied []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.conn.Exec(ctx, schemaMigrations); err != nil {
+	create, err := c.ddl(schemaMigrations)
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse migrate: schema_migrations: %w", err)
+	}
+	if err := c.conn.Exec(ctx, create); err != nil {
 		return nil, fmt.Errorf("clickhouse migrate: create schema_migrations: %w", err)
 	}
 	done, err := c.appliedVersions(ctx)
@@ -162,6 +166,10 @@ func (c *Client) Migrate(ctx context.Context) (applied []string, err error) {
 			continue
 		}
 		for i, stmt := range m.Statements {
+			stmt, err := c.ddl(stmt)
+			if err != nil {
+				return applied, fmt.Errorf("clickhouse migrate: %s statement %d on cluster %s: %w", m.Name, i+1, c.cfg.Cluster, err)
+			}
 			if err := c.conn.Exec(ctx, stmt); err != nil && !alreadyAdded(stmt, err) {
 				return applied, fmt.Errorf("clickhouse migrate: %s statement %d: %w", m.Name, i+1, err)
 			}
@@ -205,7 +213,9 @@ func (c *Client) Pending(ctx context.Context) ([]string, error) {
 // record notes m as applied. A batch, not INSERT ... VALUES through Exec: 18.16
 // waits for a data block after such a query and the call never returns.
 func (c *Client) record(ctx context.Context, m Migration) (err error) {
-	batch, err := c.conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, applied_at)")
+	// With the quorum on a cluster, so the next run through another replica
+	// reads it (appliedVersions, with sequential consistency).
+	batch, err := c.conn.PrepareBatch(c.insertContext(ctx, ""), "INSERT INTO schema_migrations (version, name, applied_at)")
 	if err != nil {
 		return err
 	}
@@ -235,7 +245,10 @@ func (c *Client) AppliedMigrations(ctx context.Context) ([]uint32, error) {
 }
 
 func (c *Client) appliedVersions(ctx context.Context) (map[uint32]bool, error) {
-	rows, err := c.conn.Query(ctx, "SELECT DISTINCT version FROM schema_migrations")
+	if err := c.syncReplica(ctx, "schema_migrations"); err != nil {
+		return nil, fmt.Errorf("clickhouse migrate: %w", err)
+	}
+	rows, err := c.conn.Query(c.readContext(ctx), "SELECT DISTINCT version FROM schema_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse migrate: read schema_migrations: %w", err)
 	}

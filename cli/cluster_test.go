@@ -1,0 +1,110 @@
+package cli
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/spf13/pflag"
+
+	"github.com/bounced-dev/bounced/config"
+	"github.com/bounced-dev/bounced/demo"
+	"github.com/bounced-dev/bounced/sinks/clickhouse"
+	"github.com/bounced-dev/bounced/sinks/clickhouse/chtest"
+)
+
+// clusterConfig is testConfig on replica addr of scripts/clickhouse-cluster.sh's
+// cluster, with clickhouse.cluster set.
+func clusterConfig(t *testing.T, dir, addr, db string) *config.Config {
+	t.Helper()
+	fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+	config.Flags(fs)
+	err := fs.Parse([]string{
+		"--data_dir", dir, "--http.addr", "", "--clickhouse.addr", addr, "--clickhouse.database", db,
+		"--set", "clickhouse.cluster=" + chtest.ClusterName,
+		"--set", "kafka.embedded_addr=127.0.0.1:0", "--set", "kafka.partitions=3",
+		"--set", "pipeline.flush_interval=100ms", "--set", "log.level=warn",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(fs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// syncReplica waits until the replica at addr has fetched every part of
+// every replicated table of db (suppressions and alerts are written
+// without a quorum).
+func syncReplica(ctx context.Context, t *testing.T, addr, db string) {
+	t.Helper()
+	conn, err := ch.Open(&ch.Options{Addr: []string{addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rows, err := conn.Query(ctx, "SELECT table FROM system.replicas WHERE database = ?", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, s)
+	}
+	rows.Close()
+	for _, tb := range tables {
+		if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+db+"."+tb); err != nil {
+			t.Fatalf("sync replica %s %s.%s: %v", addr, db, tb, err)
+		}
+	}
+}
+
+// TestEndToEndCluster is TestEndToEnd on a replicated cluster (one shard,
+// two replicas, scripts/clickhouse-cluster.sh): both stages write through
+// replica 1, and the ground truth must match exactly when read through
+// either replica.
+func TestEndToEndCluster(t *testing.T) {
+	addrs, db := chtest.ClusterDatabase(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cfg := clusterConfig(t, t.TempDir(), addrs[0], db)
+	stream, err := demo.Generate(demo.Tiny(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := startNode(ctx, cfg, testIO(), startEmbedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	if err := produce(ctx, n, stream.Records); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runUntilDrained(ctx, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	n.e.embedded.Compact()
+	assertTruth(ctx, t, n, stream)
+
+	// The same answer through the other replica.
+	syncReplica(ctx, t, addrs[1], db)
+	other := cfg.ClickHouse
+	other.Addr = addrs[1]
+	c2, err := clickhouse.OpenReadOnly(ctx, other, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	own := n.e.ch
+	n.e.ch = c2
+	defer func() { n.e.ch = own }()
+	t.Log("verifying through replica 2")
+	assertTruth(ctx, t, n, stream)
+}

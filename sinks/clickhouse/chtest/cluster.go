@@ -1,0 +1,73 @@
+package chtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+)
+
+// ClusterName is the cluster scripts/clickhouse-cluster.sh defines: one
+// shard, two replicas.
+const ClusterName = "bounced"
+
+// DefaultClusterAddrs are the native ports of the two replicas
+// scripts/clickhouse-cluster.sh starts.
+var DefaultClusterAddrs = [2]string{"127.0.0.1:19010", "127.0.0.1:19011"}
+
+// ClusterAddrs returns the native-protocol addresses of the two replicas
+// of cluster `bounced`, from BOUNCED_CLICKHOUSE_CLUSTER_ADDRS (two
+// host:port separated by a comma; default DefaultClusterAddrs), once both
+// answer. Without them the test is skipped, except in CI (CI=true), where
+// it fails.
+func ClusterAddrs(tb testing.TB) [2]string {
+	tb.Helper()
+	addrs := DefaultClusterAddrs
+	if v := os.Getenv("BOUNCED_CLICKHOUSE_CLUSTER_ADDRS"); v != "" {
+		a, b, ok := strings.Cut(v, ",")
+		if !ok {
+			tb.Fatalf("BOUNCED_CLICKHOUSE_CLUSTER_ADDRS=%q: want two host:port separated by a comma", v)
+		}
+		addrs = [2]string{strings.TrimSpace(a), strings.TrimSpace(b)}
+	}
+	for _, a := range addrs {
+		if err := ping(a); err != nil {
+			msg := "no ClickHouse cluster replica at " + a + " (" + err.Error() + "); start the cluster with scripts/clickhouse-cluster.sh start or set BOUNCED_CLICKHOUSE_CLUSTER_ADDRS"
+			if ci, _ := os.LookupEnv("CI"); strings.EqualFold(ci, "true") || ci == "1" {
+				tb.Fatal(msg)
+			}
+			tb.Skip(msg)
+		}
+	}
+	return addrs
+}
+
+// ClusterDatabase returns the replicas' addresses (see ClusterAddrs) and
+// the name of a fresh database, not yet created (bounced creates it ON
+// CLUSTER), dropped ON CLUSTER when the test ends, ZooKeeper paths and all.
+func ClusterDatabase(tb testing.TB) (addrs [2]string, database string) {
+	tb.Helper()
+	addrs = ClusterAddrs(tb)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	database = "bounced_ctest_" + hex.EncodeToString(b[:])
+	tb.Cleanup(func() {
+		conn, err := ch.Open(&ch.Options{Addr: []string{addrs[0]}, DialTimeout: 5 * time.Second})
+		if err != nil {
+			tb.Errorf("chtest: open %s: %v", addrs[0], err)
+			return
+		}
+		defer conn.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database+" ON CLUSTER "+ClusterName); err != nil {
+			tb.Errorf("chtest: drop database %s on cluster %s: %v", database, ClusterName, err)
+		}
+	})
+	return addrs, database
+}

@@ -1,0 +1,242 @@
+package clickhouse
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// A replicated cluster (Config.Cluster).
+//
+// Layout. bounced runs on one shard with any number of replicas. Every
+// member writes to, and reads from, the local Replicated tables of the
+// replica its clickhouse.addr names; no Distributed table is involved. One
+// shard is a requirement, not a shortcut: the watermark that makes inserts
+// effectively once must see every row of a Kafka partition on the server a
+// member asks, and a partition's rows spread over shards by a Distributed
+// table (or by members on different shards) would not be, while on one shard
+// every replica holds every row. An attempts table of one shard holds years
+// of a large sender's attempts (see docs/clickhouse.md for sizes).
+//
+// DDL. The migrations stay single-server SQL; clusterStatement rewrites each
+// statement at migration time: ON CLUSTER after the table's name, and a
+// MergeTree-family engine becomes its Replicated form with the ZooKeeper
+// path <replica_path>/<database>/<table> and the {replica} macro. The names
+// are written in literally because 18.16 expands only configured macros
+// ({shard}, {replica}), not {database} or {table}. schema_migrations is
+// rewritten the same way, so a migration recorded through one replica is
+// seen on all of them and `bounced migrate` applies each file once.
+//
+// Consistency. A member that takes a partition reads its watermark from its
+// replica; a previous owner may have written through another one. Before
+// every watermark read (and the stored-offset check after it, and the read
+// of applied migrations) the member runs SYSTEM SYNC REPLICA on the table
+// read: it returns once this replica has fetched every part committed to
+// ZooKeeper by the others, and an INSERT commits its part there before it
+// returns. The in-flight check that precedes it (awaitInflight) looks at
+// system.processes of every replica (the cluster table function), since
+// the INSERT of a killed member may still run on another replica. Inserts
+// wait for no quorum by default: on 18.16 a quorum INSERT fails (code 286)
+// while the table's previous quorum write is unconfirmed, and one that
+// fails at a materialized view's target after outcomes_offsets took its
+// rows loses them from that rollup for good (TestKill9Cluster showed it).
+// Config.InsertQuorum adds a quorum for durability where that is not a
+// concern; with it, reads also ask select_sequential_consistency. The price
+// of the default: a take-over waits while the replica holding a part not
+// yet fetched is down, and a part acknowledged by one replica is lost with
+// that replica's disk before the others fetch it (seconds).
+//
+// Deduplication. Replicated tables drop a block whose hash they have seen
+// among the last replicated_deduplication_window (100) blocks of the table:
+// on 18.16 that catches a retried INSERT only when the rows and their order
+// are exactly the same, which group commit (other partitions' rows in the
+// same INSERT) and a re-read watermark seldom give; the watermark remains
+// what makes inserts effectively once. Servers that know
+// insert_deduplication_token (22.2 and later) get one per INSERT, naming the
+// table and each partition's first and last offset in it, so a replay of
+// the same rows is dropped by the server whatever their block's bytes.
+
+// The Replicated engine family: every engine whose name ends in MergeTree.
+var (
+	ddlCreateTable = regexp.MustCompile(`(?is)^(\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?)([A-Za-z_][A-Za-z0-9_]*)(\s)`)
+	ddlCreateView  = regexp.MustCompile(`(?is)^(\s*CREATE\s+MATERIALIZED\s+VIEW\s+(?:IF\s+NOT\s+EXISTS\s+)?)([A-Za-z_][A-Za-z0-9_]*)(\s)`)
+	ddlAlterTable  = regexp.MustCompile(`(?is)^(\s*ALTER\s+TABLE\s+)([A-Za-z_][A-Za-z0-9_]*)(\s)`)
+	ddlEngine      = regexp.MustCompile(`(?is)\bENGINE\s*=\s*([A-Za-z]*MergeTree)\b(?:\s*\(([^)]*)\))?`)
+	ddlOnCluster   = regexp.MustCompile(`(?i)\sON\s+CLUSTER\s`)
+	// ddlViewTables finds the tables a materialized view names (TO target,
+	// FROM source, JOIN other) when they have no database yet.
+	ddlViewTables = regexp.MustCompile(`(?i)(\b(?:TO|FROM|JOIN)\s+)([A-Za-z_][A-Za-z0-9_]*)(\s|$)`)
+)
+
+// clusterStatement rewrites one migration statement for cluster: ON CLUSTER
+// after the object's name, and for CREATE TABLE the Replicated form of a
+// MergeTree-family engine, with its ZooKeeper path
+// <replicaPath>/<database>/<table>. A statement of any other kind is an
+// error: run on one server it would leave the replicas different.
+func clusterStatement(stmt, cluster, database, replicaPath string) (string, error) {
+	if ddlOnCluster.MatchString(stmt) {
+		return "", fmt.Errorf("statement already says ON CLUSTER: write migrations for one server, bounced adds it")
+	}
+	// Names are qualified: a distributed DDL query runs on each replica in
+	// the server's default database, not the client's.
+	on := "${1}" + database + ".${2} ON CLUSTER " + cluster + "${3}"
+	switch {
+	case ddlCreateTable.MatchString(stmt):
+		table := ddlCreateTable.FindStringSubmatch(stmt)[2]
+		m := ddlEngine.FindStringSubmatchIndex(stmt)
+		if m == nil {
+			return "", fmt.Errorf("CREATE TABLE %s: no MergeTree-family engine to replicate", table)
+		}
+		name := stmt[m[2]:m[3]]
+		var args string
+		if m[4] >= 0 {
+			args = strings.TrimSpace(stmt[m[4]:m[5]])
+		}
+		if strings.HasPrefix(strings.ToLower(name), "replicated") {
+			return "", fmt.Errorf("CREATE TABLE %s: engine %s is replicated already: write migrations for one server", table, name)
+		}
+		engine := "ENGINE = Replicated" + name + "('" + replicaPath + "/" + database + "/" + table + "', '{replica}'"
+		if args != "" {
+			engine += ", " + args
+		}
+		engine += ")"
+		stmt = stmt[:m[0]] + engine + stmt[m[1]:]
+		return ddlCreateTable.ReplaceAllString(stmt, on), nil
+	case ddlCreateView.MatchString(stmt):
+		stmt = ddlViewTables.ReplaceAllString(stmt, "${1}"+database+".${2}${3}")
+		return ddlCreateView.ReplaceAllString(stmt, on), nil
+	case ddlAlterTable.MatchString(stmt):
+		return ddlAlterTable.ReplaceAllString(stmt, on), nil
+	}
+	first, _, _ := strings.Cut(strings.TrimSpace(stmt), "\n")
+	return "", fmt.Errorf("%q: only CREATE TABLE, CREATE MATERIALIZED VIEW and ALTER TABLE can run ON CLUSTER", first)
+}
+
+// ddl returns stmt as this client runs it: unchanged on one server,
+// rewritten by clusterStatement on a cluster.
+func (c *Client) ddl(stmt string) (string, error) {
+	if c.cfg.Cluster == "" {
+		return stmt, nil
+	}
+	return clusterStatement(stmt, c.cfg.Cluster, c.cfg.Database, c.cfg.ReplicaPath)
+}
+
+// checkCluster checks that the server knows cfg.Cluster and that it has one
+// shard, and returns its number of replicas.
+func checkCluster(ctx context.Context, conn driver.Conn, cfg Config) (int, error) {
+	var shards, replicas uint64
+	if err := conn.QueryRow(ctx, "SELECT uniqExact(shard_num), count() FROM system.clusters WHERE cluster = ?", cfg.Cluster).Scan(&shards, &replicas); err != nil {
+		return 0, explain(cfg, "look up cluster "+cfg.Cluster, err)
+	}
+	switch {
+	case replicas == 0:
+		return 0, fmt.Errorf("clickhouse.cluster: the server at %s has no cluster %q in its remote_servers configuration (see system.clusters)", cfg.Addr, cfg.Cluster)
+	case shards != 1:
+		return 0, fmt.Errorf("clickhouse.cluster: cluster %q has %d shards: bounced supports one shard with any number of replicas (its watermark must see every row of a partition on one server)", cfg.Cluster, shards)
+	case cfg.InsertQuorum > int(replicas):
+		return 0, fmt.Errorf("clickhouse.insert_quorum: %d is more than the %d replicas of cluster %q", cfg.InsertQuorum, replicas, cfg.Cluster)
+	}
+	return int(replicas), nil
+}
+
+// quorum is the insert_quorum of this client's watermarked inserts: 0 (none)
+// on one server and by default on a cluster.
+func (c *Client) quorum() int {
+	if c.cfg.Cluster == "" || c.cfg.InsertQuorum < 2 {
+		return 0
+	}
+	return c.cfg.InsertQuorum
+}
+
+// syncReplica waits until this replica has fetched every part the other
+// replicas have committed to table, before a read that must see every row
+// (a watermark, the stored offsets, the applied migrations). Nothing on one
+// server.
+func (c *Client) syncReplica(ctx context.Context, table string) error {
+	if c.cfg.Cluster == "" {
+		return nil
+	}
+	if err := c.conn.Exec(ctx, "SYSTEM SYNC REPLICA "+c.cfg.Database+"."+table); err != nil {
+		return fmt.Errorf("sync replica of %s: %w", table, err)
+	}
+	return nil
+}
+
+// insertContext adds the settings of a watermarked INSERT on a cluster: the
+// quorum and, where the server knows it, the deduplication token.
+func (c *Client) insertContext(ctx context.Context, token string) context.Context {
+	if c.cfg.Cluster == "" {
+		return ctx
+	}
+	s := ch.Settings{}
+	if q := c.quorum(); q > 0 {
+		s["insert_quorum"] = q
+	}
+	if token != "" && c.version.dedupToken() {
+		s["insert_deduplication_token"] = token
+	}
+	if len(s) == 0 {
+		return ctx
+	}
+	return ch.Context(ctx, ch.WithSettings(s))
+}
+
+// readContext adds select_sequential_consistency to a read that must see
+// every quorum-written row (watermarks, stored offsets, applied migrations)
+// on a cluster.
+func (c *Client) readContext(ctx context.Context) context.Context {
+	if c.quorum() == 0 {
+		return ctx
+	}
+	return ch.Context(ctx, ch.WithSettings(ch.Settings{"select_sequential_consistency": 1}))
+}
+
+// processesTable is where awaitInflight looks for running INSERTs: this
+// server's system.processes, or every replica's on a cluster.
+func (c *Client) processesTable() string {
+	if c.cfg.Cluster == "" {
+		return "system.processes"
+	}
+	return "cluster('" + c.cfg.Cluster + "', system, processes)"
+}
+
+// onCluster is the ON CLUSTER clause of database DDL and KILL QUERY on a
+// cluster, empty on one server.
+func onCluster(cfg Config) string {
+	if cfg.Cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + cfg.Cluster
+}
+
+// dedupToken reports whether the server takes insert_deduplication_token
+// (ClickHouse 22.2).
+func (v Version) dedupToken() bool { return v.Major > 22 || v.Major == 22 && v.Minor >= 2 }
+
+// dedupToken is an INSERT's deduplication token: the table, the topic and
+// each partition's first and last offset in it, e.g.
+// "attempts/bounced.attempts/0:10-20/3:5-9".
+func dedupToken(table, topic string, spans []span) string {
+	b := make([]byte, 0, 32+len(topic)+24*len(spans))
+	b = append(append(append(b, table...), '/'), topic...)
+	for _, s := range spans {
+		b = append(b, '/')
+		b = strconv.AppendInt(b, int64(s.partition), 10)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, s.first, 10)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, s.last, 10)
+	}
+	return string(b)
+}
+
+// span is one partition's offsets in an INSERT.
+type span struct {
+	partition   int32
+	first, last int64
+}
