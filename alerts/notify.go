@@ -1,11 +1,10 @@
 package alerts
 
 import (
+	"github.com/bounced-dev/bounced/signature"
+
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,17 +13,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bounced-dev/bounced/processor/event"
 )
-
-// SignatureHeader carries a webhook body's signature when a secret is set:
-// "t=UNIX,v1=HEX", HEX = hex(HMAC-SHA256(secret, "UNIX." + body)). A
-// receiver recomputes it and rejects old timestamps (replays).
-const SignatureHeader = "X-Bounced-Signature"
 
 // The values of the result label of bounced_alert_notifications_total.
 // They are stable.
@@ -221,7 +214,7 @@ func (n *Notifier) post(ctx context.Context, body []byte) (retry bool, err error
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "bounced-alerts")
 	if n.secret != nil {
-		req.Header.Set(SignatureHeader, Sign(n.secret, n.now(), body))
+		req.Header.Set(signature.Header, signature.Sign(n.secret, n.now(), body))
 	}
 	resp, err := n.client.Do(req)
 	if err != nil {
@@ -261,41 +254,4 @@ func Body(a event.Alert) ([]byte, error) {
 // the alert's message.
 func Text(a event.Alert) string {
 	return fmt.Sprintf("[%s %s] %s %s %s: %s", strings.ToUpper(a.State), a.Severity, a.Rule, a.Scope, a.Subject, a.Message)
-}
-
-// Sign returns the SignatureHeader value for body at t.
-func Sign(secret []byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	mac := hmac.New(sha256.New, secret)
-	mac.Write([]byte(ts + "."))
-	mac.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
-}
-
-// Verify checks a SignatureHeader value against body and secret, and that
-// its timestamp lies within tolerance of now: the receiver's side of Sign,
-// for tests and Go receivers.
-func Verify(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			sig = v
-		}
-	}
-	unix, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
-		return fmt.Errorf("signature header %q: want t=UNIX,v1=HEX", header)
-	}
-	if d := now.Sub(time.Unix(unix, 0)); d > tolerance || d < -tolerance {
-		return fmt.Errorf("signature timestamp %s is %s away from now; tolerance %s", ts, d, tolerance)
-	}
-	want := Sign(secret, time.Unix(unix, 0), body)
-	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
-		return errors.New("signature does not match the body")
-	}
-	return nil
 }

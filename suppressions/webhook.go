@@ -1,9 +1,10 @@
 package suppressions
 
 import (
+	"github.com/bounced-dev/bounced/signature"
+
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -23,10 +24,6 @@ import (
 
 	"github.com/bounced-dev/bounced/processor/event"
 )
-
-// SignatureHeader carries a webhook delivery's signature:
-// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + body)>".
-const SignatureHeader = "X-Bounced-Signature"
 
 // DeliveryHeader names a delivery by its place in the topic
 // ("<partition>-<offset>"): a receiver can drop a repeat with it (delivery
@@ -282,7 +279,7 @@ func (w *Webhook) post(ctx context.Context, id string, body []byte) error {
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "bounced-suppress-sync")
 	req.Header.Set(DeliveryHeader, id)
-	req.Header.Set(SignatureHeader, Sign(w.cfg.Secret, w.cfg.Now(), body))
+	req.Header.Set(signature.Header, signature.Sign(w.cfg.Secret, w.cfg.Now(), body))
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
 		return err
@@ -299,48 +296,6 @@ func (w *Webhook) post(ctx context.Context, id string, body []byte) error {
 		return fmt.Errorf("%w: receiver answered %s (not retried: fix the receiver or the secret): %s",
 			errPermanent, resp.Status, strings.TrimSpace(string(snippet)))
 	}
-}
-
-// Sign returns the signature header value of body sent at t.
-func Sign(secret []byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
-}
-
-func mac(secret []byte, ts string, body []byte) []byte {
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts))
-	m.Write([]byte("."))
-	m.Write(body)
-	return m.Sum(nil)
-}
-
-// Verify checks a signature header against body, as a receiver written in
-// Go would: the HMAC must match and t must be within tolerance of now (a
-// replayed old request fails).
-func Verify(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts, sig string
-	for part := range strings.SplitSeq(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			sig = v
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
-		return fmt.Errorf("signature header %q: want t=<unix>,v1=<hex>", header)
-	}
-	got, err := hex.DecodeString(sig)
-	if err != nil || !hmac.Equal(got, mac(secret, ts, body)) {
-		return errors.New("signature does not match the body")
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
-		return fmt.Errorf("signature time %s is %s from now; outside the tolerance %s", time.Unix(sec, 0).UTC().Format(time.RFC3339), d.Round(time.Second), tolerance)
-	}
-	return nil
 }
 
 // DefaultStatePath is where a webhook sync keeps its positions when no
