@@ -1,14 +1,11 @@
 package chaos
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
-
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/bounced-dev/bounced/demo"
 	"github.com/bounced-dev/bounced/sinks/clickhouse/chtest"
@@ -86,7 +83,7 @@ func TestKill9Cluster(t *testing.T) {
 	c.waitDrained(k, e, len(recs))
 	took := time.Since(t0)
 	for i, a := range addrs {
-		syncAll(e.ctx, t, a, db)
+		chtest.SyncReplica(e.ctx, t, a, db)
 		got, err := snapshot(e.ctx, k, a, db)
 		if err != nil {
 			t.Fatal(err)
@@ -94,33 +91,4 @@ func TestKill9Cluster(t *testing.T) {
 		c.verdict(e, fmt.Sprintf("kill9_cluster_replica%d", i+1), base, got, clusterKills, took, "")
 	}
 	m.stop(30 * time.Second)
-}
-
-// syncAll waits until the replica at addr has every part of db's
-// replicated tables (suppressions and alerts are written without quorum).
-func syncAll(ctx context.Context, t *testing.T, addr, db string) {
-	t.Helper()
-	conn, err := ch.Open(&ch.Options{Addr: []string{addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	rows, err := conn.Query(ctx, "SELECT table FROM system.replicas WHERE database = ?", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, s)
-	}
-	rows.Close()
-	for _, tb := range tables {
-		if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+db+"."+tb); err != nil {
-			t.Fatalf("sync replica %s %s.%s: %v", addr, db, tb, err)
-		}
-	}
 }

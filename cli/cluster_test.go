@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	ch "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/spf13/pflag"
 
 	"github.com/bounced-dev/bounced/config"
@@ -36,36 +35,6 @@ func clusterConfig(t *testing.T, dir, addr, db string) *config.Config {
 	return cfg
 }
 
-// syncReplica waits until the replica at addr has fetched every part of
-// every replicated table of db (suppressions and alerts are written
-// without a quorum).
-func syncReplica(ctx context.Context, t *testing.T, addr, db string) {
-	t.Helper()
-	conn, err := ch.Open(&ch.Options{Addr: []string{addr}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	rows, err := conn.Query(ctx, "SELECT table FROM system.replicas WHERE database = ?", db)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var tables []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		tables = append(tables, s)
-	}
-	rows.Close()
-	for _, tb := range tables {
-		if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+db+"."+tb); err != nil {
-			t.Fatalf("sync replica %s %s.%s: %v", addr, db, tb, err)
-		}
-	}
-}
-
 // TestEndToEndCluster is TestEndToEnd on a replicated cluster (one shard,
 // two replicas, scripts/clickhouse-cluster.sh): both stages write through
 // replica 1, and the ground truth must match exactly when read through
@@ -94,7 +63,7 @@ func TestEndToEndCluster(t *testing.T) {
 	assertTruth(ctx, t, n, stream)
 
 	// The same answer through the other replica.
-	syncReplica(ctx, t, addrs[1], db)
+	chtest.SyncReplica(ctx, t, addrs[1], db)
 	other := cfg.ClickHouse
 	other.Addr = addrs[1]
 	c2, err := clickhouse.OpenReadOnly(ctx, other, nil)

@@ -71,3 +71,35 @@ func ClusterDatabase(tb testing.TB) (addrs [2]string, database string) {
 	})
 	return addrs, database
 }
+
+// SyncReplica waits until the replica at addr has fetched every part of
+// every replicated table of database, so a test reading through it sees
+// what was written through another replica (suppressions and alerts are
+// written without a quorum, and bounced syncs only the tables whose
+// watermarks it reads).
+func SyncReplica(ctx context.Context, tb testing.TB, addr, database string) {
+	tb.Helper()
+	conn, err := ch.Open(&ch.Options{Addr: []string{addr}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	rows, err := conn.Query(ctx, "SELECT table FROM system.replicas WHERE database = ?", database)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			tb.Fatal(err)
+		}
+		tables = append(tables, s)
+	}
+	rows.Close()
+	for _, t := range tables {
+		if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+database+"."+t); err != nil {
+			tb.Fatalf("sync replica %s %s.%s: %v", addr, database, t, err)
+		}
+	}
+}
