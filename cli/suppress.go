@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -154,18 +153,15 @@ func export(io IO, view *suppressions.View, format string) error {
 			}
 		}
 	case "csv":
-		fmt.Fprintln(io.Out, "address,status,class,label,rule,since,reason")
-		for _, r := range view.All() {
-			fmt.Fprintf(io.Out, "%s,%s,%s,%s,%s,%s,%s\n", csvField(r.Address), r.Status, r.Class, r.Label,
-				csvField(r.Rule), r.Since.Format(time.RFC3339), csvField(r.Reason))
+		// The same columns and RFC 4180 quoting as suppress sync --to csv.
+		if _, err := suppressions.CSV(io.Out, view.All()); err != nil {
+			return err
 		}
 	default:
 		return fmt.Errorf("%w: --format %q is not jsonl or csv", ErrUsage, format)
 	}
 	return nil
 }
-
-func csvField(s string) string { return strconv.Quote(s) }
 
 func replayCmd(ctx context.Context, io IO, args []string) error {
 	fs := flags("replay", io)

@@ -92,6 +92,17 @@ func TestSuppressSyncAndBulkLift(t *testing.T) {
 		t.Errorf("csv: %d rows (%v), want a header and %d", len(rows), err, len(want))
 	}
 
+	// suppress export --format csv is the same CSV (reasons hold commas and
+	// quotes: RFC 4180 quoting, not Go's).
+	exported, err := run("export", "--format", "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	erows, err := csv.NewReader(strings.NewReader(exported)).ReadAll()
+	if err != nil || len(erows) < len(want)+1 || !slices.Equal(erows[0], rows[0]) {
+		t.Errorf("export csv: %d rows (%v), header %v, want %v", len(erows), err, erows[0], rows[0])
+	}
+
 	// Clear errors before anything connects.
 	if _, err := run("sync", "--to", "postfix-access", filepath.Join(dir, "nope", "x"), "--once"); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing directory: %v", err)
