@@ -13,15 +13,14 @@ import (
 
 // A replicated cluster (Config.Cluster).
 //
-// Layout. bounced runs on one shard with any number of replicas. Every
-// member writes to, and reads from, the local Replicated tables of the
-// replica its clickhouse.addr names; no Distributed table is involved. One
-// shard is a requirement, not a shortcut: the watermark that makes inserts
-// effectively once must see every row of a Kafka partition on the server a
-// member asks, and a partition's rows spread over shards by a Distributed
-// table (or by members on different shards) would not be, while on one shard
-// every replica holds every row. An attempts table of one shard holds years
-// of a large sender's attempts (see docs/clickhouse.md for sizes).
+// Layout. On one shard with any number of replicas, every member writes to,
+// and reads from, the local Replicated tables of the replica its
+// clickhouse.addr names, under their own names; no Distributed table is
+// involved. On several shards (shards.go) each Kafka partition's rows live
+// on one shard, the tables are <table>_local under Distributed tables of the
+// original names, and a member writes each partition's rows to its shard.
+// Either way the watermark that makes inserts effectively once is read on
+// a replica of the shard that holds every row of the partition.
 //
 // DDL. The migrations stay single-server SQL; clusterStatement rewrites each
 // statement at migration time: ON CLUSTER after the table's name, and a
@@ -39,8 +38,9 @@ import (
 // read: it returns once this replica has fetched every part committed to
 // ZooKeeper by the others, and an INSERT commits its part there before it
 // returns. The in-flight check that precedes it (awaitInflight) looks at
-// system.processes of every replica (the cluster table function), since
-// the INSERT of a killed member may still run on another replica. Inserts
+// system.processes of every replica of the shard, asked one by one (the
+// cluster table function asks one replica per shard), since the INSERT of
+// a killed member may still run on another replica. Inserts
 // wait for no quorum by default: on 18.16 a quorum INSERT fails (code 286)
 // while the table's previous quorum write is unconfirmed, and one that
 // fails at a materialized view's target after outcomes_offsets took its
