@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # A throwaway replicated ClickHouse cluster for bounced's cluster tests: one ZooKeeper
-# and two ClickHouse servers forming cluster `bounced` (1 shard x 2 replicas), run as
-# plain processes with everything (config, data, logs, pids) under one directory. It
-# leaves scripts/clickhouse.sh's single server (port 19000) alone.
+# and two ClickHouse servers forming cluster `bounced` (1 shard x 2 replicas) and, on
+# the same servers, cluster `bounced_sharded` (2 shards x 1 replica; use
+# clickhouse.replica_path=/clickhouse/tables/{sshard} with it), run as plain processes
+# with everything (config, data, logs, pids) under one directory. It leaves
+# scripts/clickhouse.sh's single server (port 19000) alone.
 #
 #   scripts/clickhouse-cluster.sh start    install if needed, start, wait until ready (no-op for what runs)
 #   scripts/clickhouse-cluster.sh stop     stop what this script started (by pid, nothing else)
@@ -10,10 +12,11 @@
 #   scripts/clickhouse-cluster.sh client 1|2 [args...]   clickhouse-client on replica 1 or 2
 #   scripts/clickhouse-cluster.sh purge    stop and delete the whole directory
 #
-# Why one shard with two replicas: bounced's effectively-once watermark needs every row
-# of a partition readable on the server it asks (cluster.go in sinks/clickhouse), so
-# bounced supports one shard with any number of replicas; two replicas prove replication
-# and that a member may switch replicas.
+# Why both on two servers: `bounced` proves replication and that a member may switch
+# replicas; `bounced_sharded` proves that each partition's rows land on one shard
+# (partition mod shards, shards.go in sinks/clickhouse) and that Distributed reads see
+# every shard. Two servers serve both: a table's ZooKeeper path names its cluster's
+# macro, so the two layouts never share a replication queue.
 #
 # Environment:
 #   BOUNCED_CHC_DIR            state directory (default <repo>/.clickhouse-cluster)
@@ -139,7 +142,7 @@ write_config() {
     local name="replica$((i + 1))"
     mkdir -p "$DIR/$name"/{data,tmp,user_files,format_schemas,log}
     fill "$TMPL/config.xml.tmpl" "$DIR/etc/$name.xml" NAME="$name" DIR="$DIR" TCP_PORT="${TCP[$i]}" \
-      HTTP_PORT="${HTTP[$i]}" INTERSERVER_PORT="${INTER[$i]}" REPLICA="$name" ZK_PORT="$ZK_PORT"
+      HTTP_PORT="${HTTP[$i]}" INTERSERVER_PORT="${INTER[$i]}" REPLICA="$name" SSHARD="0$((i + 1))" ZK_PORT="$ZK_PORT"
   done
 }
 
@@ -186,7 +189,7 @@ start() {
     echo $! >"$(pidfile "$name")"
   done
   for i in 0 1; do wait_for "replica$((i + 1))" ch_ready "$i"; done
-  printf 'clickhouse cluster `bounced` ready in %.1fs: replicas tcp 127.0.0.1:%s and 127.0.0.1:%s, zookeeper 127.0.0.1:%s, dir %s\n' \
+  printf 'clickhouse clusters `bounced` and `bounced_sharded` ready in %.1fs: replicas tcp 127.0.0.1:%s and 127.0.0.1:%s, zookeeper 127.0.0.1:%s, dir %s\n' \
     "$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN{print a-b}')" "${TCP[0]}" "${TCP[1]}" "$ZK_PORT" "$DIR"
 }
 

@@ -10,15 +10,16 @@ import (
 	"github.com/bounced-dev/bounced/processor/event"
 )
 
-const insertAlerts = `INSERT INTO alerts (at, rule, scope, subject, severity, state, value, threshold, volume, period, message)`
+const insertAlerts = `INSERT INTO %s (at, rule, scope, subject, severity, state, value, threshold, volume, period, message)`
 
 // InsertAlerts stores alert state changes. A replay inserts identical rows,
-// which the table's ReplacingMergeTree folds.
+// which the table's ReplacingMergeTree folds. On a sharded cluster they go
+// to the first shard, so FINAL folds them there.
 func (c *Client) InsertAlerts(ctx context.Context, as []event.Alert) (err error) {
 	if len(as) == 0 {
 		return nil
 	}
-	batch, err := c.conn.PrepareBatch(ctx, insertAlerts)
+	batch, err := c.connOf(c.shards[0]).PrepareBatch(ctx, fmt.Sprintf(insertAlerts, c.local("alerts")))
 	if err != nil {
 		return fmt.Errorf("clickhouse insert alerts: prepare: %w", err)
 	}

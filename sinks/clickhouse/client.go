@@ -66,16 +66,13 @@ type Client struct {
 	cfg     Config
 	log     *slog.Logger
 	version Version
-	// replicas is the number of replicas of Config.Cluster's one shard; 0 on
-	// one server.
-	replicas int
+	// shards are where each Kafka partition's rows are written and their
+	// watermarks read (shards.go): one on one server or a cluster of one
+	// shard, with the client's own pool.
+	shards []*shard
 
 	mu         sync.Mutex
 	watermarks map[partitionKey]int64 // absent = unknown, read from the server on next use
-
-	// attempts and outcomes send the rows of concurrent InsertAttempts
-	// calls in shared INSERTs (commit.go).
-	attempts, outcomes *committer
 
 	// beforeOutcomes, when set (tests only, export_test.go), runs between the
 	// attempts and the outcomes INSERT; an error stands for a crash there.
@@ -154,9 +151,9 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, create bool) (*C
 		return nil, explain(cfg, "read server version", err)
 	}
 	v := Version{Major: sv.Version.Major, Minor: sv.Version.Minor, Patch: sv.Version.Patch}
-	replicas := 0
+	var replicas [][]replicaInfo
 	if cfg.Cluster != "" {
-		if replicas, err = checkCluster(ctx, boot, cfg); err != nil {
+		if replicas, err = readCluster(ctx, boot, cfg); err != nil {
 			return nil, err
 		}
 	}
@@ -179,9 +176,18 @@ func open(ctx context.Context, cfg Config, logger *slog.Logger, create bool) (*C
 	if err != nil {
 		return nil, err
 	}
-	c.replicas = replicas
+	if replicas != nil {
+		if err := c.openShards(ctx, replicas); err != nil {
+			c.conn.Close()
+			return nil, err
+		}
+		if err := c.checkLayout(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	logger.Info("clickhouse connected", "addr", cfg.Addr, "database", cfg.Database,
-		"server_version", v.String(), "modern", v.Modern(), "cluster", cfg.Cluster, "replicas", replicas)
+		"server_version", v.String(), "modern", v.Modern(), "cluster", cfg.Cluster, "shards", len(c.shards))
 	return c, nil
 }
 
@@ -206,8 +212,9 @@ func connect(ctx context.Context, cfg Config, v Version, logger *slog.Logger) (*
 		version:    v,
 		watermarks: make(map[partitionKey]int64),
 	}
-	c.attempts = newCommitter(c, tableAttempts, func() rowBuf { return new(attemptBuf) })
-	c.outcomes = newCommitter(c, tableOutcomes, func() rowBuf { return new(outcomeBuf) })
+	// One shard through this pool until open reads a cluster's.
+	c.shards = []*shard{{addr: cfg.Addr}}
+	c.newCommitters(c.shards[0])
 	return c, nil
 }
 
@@ -223,7 +230,6 @@ func (c *Client) ReadPool(ctx context.Context) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dashboard pool: %w", err)
 	}
-	r.replicas = c.replicas
 	return r, nil
 }
 
@@ -292,7 +298,11 @@ func (c *Client) Ping(ctx context.Context) error {
 
 // Close releases the connections. Inserts in flight fail.
 func (c *Client) Close() error {
-	if err := c.conn.Close(); err != nil {
+	errs := []error{c.conn.Close()}
+	for _, s := range c.shards {
+		errs = append(errs, s.close())
+	}
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("clickhouse: close: %w", err)
 	}
 	return nil

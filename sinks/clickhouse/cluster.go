@@ -13,15 +13,14 @@ import (
 
 // A replicated cluster (Config.Cluster).
 //
-// Layout. bounced runs on one shard with any number of replicas. Every
-// member writes to, and reads from, the local Replicated tables of the
-// replica its clickhouse.addr names; no Distributed table is involved. One
-// shard is a requirement, not a shortcut: the watermark that makes inserts
-// effectively once must see every row of a Kafka partition on the server a
-// member asks, and a partition's rows spread over shards by a Distributed
-// table (or by members on different shards) would not be, while on one shard
-// every replica holds every row. An attempts table of one shard holds years
-// of a large sender's attempts (see docs/clickhouse.md for sizes).
+// Layout. On one shard with any number of replicas, every member writes to,
+// and reads from, the local Replicated tables of the replica its
+// clickhouse.addr names, under their own names; no Distributed table is
+// involved. On several shards (shards.go) each Kafka partition's rows live
+// on one shard, the tables are <table>_local under Distributed tables of the
+// original names, and a member writes each partition's rows to its shard.
+// Either way the watermark that makes inserts effectively once is read on
+// a replica of the shard that holds every row of the partition.
 //
 // DDL. The migrations stay single-server SQL; clusterStatement rewrites each
 // statement at migration time: ON CLUSTER after the table's name, and a
@@ -39,8 +38,9 @@ import (
 // read: it returns once this replica has fetched every part committed to
 // ZooKeeper by the others, and an INSERT commits its part there before it
 // returns. The in-flight check that precedes it (awaitInflight) looks at
-// system.processes of every replica (the cluster table function), since
-// the INSERT of a killed member may still run on another replica. Inserts
+// system.processes of every replica of the shard, asked one by one (the
+// cluster table function asks one replica per shard), since the INSERT of
+// a killed member may still run on another replica. Inserts
 // wait for no quorum by default: on 18.16 a quorum INSERT fails (code 286)
 // while the table's previous quorum write is unconfirmed, and one that
 // fails at a materialized view's target after outcomes_offsets took its
@@ -117,31 +117,93 @@ func clusterStatement(stmt, cluster, database, replicaPath string) (string, erro
 	return "", fmt.Errorf("%q: only CREATE TABLE, CREATE MATERIALIZED VIEW and ALTER TABLE can run ON CLUSTER", first)
 }
 
-// ddl returns stmt as this client runs it: unchanged on one server,
-// rewritten by clusterStatement on a cluster.
-func (c *Client) ddl(stmt string) (string, error) {
-	if c.cfg.Cluster == "" {
-		return stmt, nil
-	}
-	return clusterStatement(stmt, c.cfg.Cluster, c.cfg.Database, c.cfg.ReplicaPath)
-}
+// ddlAlterColumn matches the ALTERs that change a table's columns: they
+// apply to a Distributed table as well as to its local table (its column
+// list must follow). Every other ALTER (TTL, settings, indexes, mutations,
+// partitions) concerns storage, which only the local table has.
+var ddlAlterColumn = regexp.MustCompile(`(?is)^\s*ALTER\s+TABLE\s+\S+\s+(?:ADD|MODIFY|DROP|RENAME|COMMENT)\s+COLUMN\s`)
 
-// checkCluster checks that the server knows cfg.Cluster and that it has one
-// shard, and returns its number of replicas.
-func checkCluster(ctx context.Context, conn driver.Conn, cfg Config) (int, error) {
-	var shards, replicas uint64
-	if err := conn.QueryRow(ctx, "SELECT uniqExact(shard_num), count() FROM system.clusters WHERE cluster = ?", cfg.Cluster).Scan(&shards, &replicas); err != nil {
-		return 0, explain(cfg, "look up cluster "+cfg.Cluster, err)
+// localSuffix names a sharded cluster's local tables: <table>_local holds
+// the shard's rows, and <table> is the Distributed table over every shard's.
+const localSuffix = "_local"
+
+var ddlIfNotExists = regexp.MustCompile(`(?i)IF\s+NOT\s+EXISTS`)
+
+// shardedStatements rewrites one migration statement for a cluster of
+// several shards. A table becomes two: <table>_local, with the Replicated
+// engine and ZooKeeper path <replicaPath>/<database>/<table>_local (each
+// shard's replicas share it through the {shard}-like macro in
+// replicaPath), and <table>, Distributed over the cluster's <table>_local,
+// which every read query names. It has no sharding key, so an INSERT into
+// it fails rather than spreading a partition's rows over shards: bounced
+// writes each shard's local tables itself (shards.go). A materialized view
+// reads and writes local tables, so it runs on the shard that took the
+// rows. An ALTER of columns applies to both tables, local first; any other
+// ALTER to the local table only.
+func shardedStatements(stmt, cluster, database, replicaPath string) ([]string, error) {
+	if ddlOnCluster.MatchString(stmt) {
+		return nil, fmt.Errorf("statement already says ON CLUSTER: write migrations for one server, bounced adds it")
+	}
+	on := func(name string) string {
+		return "${1}" + database + "." + name + " ON CLUSTER " + cluster + "${3}"
 	}
 	switch {
-	case replicas == 0:
-		return 0, fmt.Errorf("clickhouse.cluster: the server at %s has no cluster %q in its remote_servers configuration (see system.clusters)", cfg.Addr, cfg.Cluster)
-	case shards != 1:
-		return 0, fmt.Errorf("clickhouse.cluster: cluster %q has %d shards: bounced supports one shard with any number of replicas (its watermark must see every row of a partition on one server)", cfg.Cluster, shards)
-	case cfg.InsertQuorum > int(replicas):
-		return 0, fmt.Errorf("clickhouse.insert_quorum: %d is more than the %d replicas of cluster %q", cfg.InsertQuorum, replicas, cfg.Cluster)
+	case ddlCreateTable.MatchString(stmt):
+		table := ddlCreateTable.FindStringSubmatch(stmt)[2]
+		local, err := clusterStatement(stmt, cluster, database, replicaPath)
+		if err != nil {
+			return nil, err
+		}
+		// clusterStatement named the table and its path <table>; both get
+		// the suffix.
+		local = strings.Replace(local, database+"."+table+" ON CLUSTER", database+"."+table+localSuffix+" ON CLUSTER", 1)
+		local = strings.Replace(local, "/"+database+"/"+table+"'", "/"+database+"/"+table+localSuffix+"'", 1)
+		ifNotExists := ""
+		if ddlIfNotExists.MatchString(ddlCreateTable.FindString(stmt)) {
+			ifNotExists = "IF NOT EXISTS "
+		}
+		dist := "CREATE TABLE " + ifNotExists + database + "." + table + " ON CLUSTER " + cluster +
+			" AS " + database + "." + table + localSuffix +
+			" ENGINE = Distributed(" + cluster + ", " + database + ", " + table + localSuffix + ")"
+		return []string{local, dist}, nil
+	case ddlCreateView.MatchString(stmt):
+		stmt = ddlViewTables.ReplaceAllString(stmt, "${1}"+database+".${2}"+localSuffix+"${3}")
+		return []string{ddlCreateView.ReplaceAllString(stmt, on("${2}"))}, nil
+	case ddlAlterTable.MatchString(stmt):
+		local := ddlAlterTable.ReplaceAllString(stmt, on("${2}"+localSuffix))
+		if !ddlAlterColumn.MatchString(stmt) {
+			return []string{local}, nil
+		}
+		// Without ON CLUSTER: 18.16 refuses a distributed ALTER of a table
+		// that is not replicated on shards marked internal_replication (code
+		// 371), which every sharded cluster of Replicated tables is. Migrate
+		// runs it on every replica itself (everyReplica).
+		return []string{local, ddlAlterTable.ReplaceAllString(stmt, "${1}"+database+".${2}${3}")}, nil
 	}
-	return int(replicas), nil
+	first, _, _ := strings.Cut(strings.TrimSpace(stmt), "\n")
+	return nil, fmt.Errorf("%q: only CREATE TABLE, CREATE MATERIALIZED VIEW and ALTER TABLE can run ON CLUSTER", first)
+}
+
+// everyReplica reports whether Migrate runs a rewritten statement on every
+// replica of the cluster itself: one without ON CLUSTER (the ALTER of a
+// Distributed table).
+func everyReplica(stmt string) bool { return !ddlOnCluster.MatchString(stmt) }
+
+// ddl returns the statements this client runs for stmt: stmt itself on one
+// server, clusterStatement's rewrite on a cluster of one shard,
+// shardedStatements' on several.
+func (c *Client) ddl(stmt string) ([]string, error) {
+	switch {
+	case c.cfg.Cluster == "":
+		return []string{stmt}, nil
+	case c.sharded():
+		return shardedStatements(stmt, c.cfg.Cluster, c.cfg.Database, c.cfg.ReplicaPath)
+	}
+	s, err := clusterStatement(stmt, c.cfg.Cluster, c.cfg.Database, c.cfg.ReplicaPath)
+	if err != nil {
+		return nil, err
+	}
+	return []string{s}, nil
 }
 
 // quorum is the insert_quorum of this client's watermarked inserts: 0 (none)
@@ -153,15 +215,15 @@ func (c *Client) quorum() int {
 	return c.cfg.InsertQuorum
 }
 
-// syncReplica waits until this replica has fetched every part the other
-// replicas have committed to table, before a read that must see every row
-// (a watermark, the stored offsets, the applied migrations). Nothing on one
-// server.
-func (c *Client) syncReplica(ctx context.Context, table string) error {
+// syncReplica waits until the replica conn reaches has fetched every part
+// the other replicas of its shard have committed to table, before a read
+// that must see every row (a watermark, the stored offsets, the applied
+// migrations). Nothing on one server.
+func (c *Client) syncReplica(ctx context.Context, conn driver.Conn, table string) error {
 	if c.cfg.Cluster == "" {
 		return nil
 	}
-	if err := c.conn.Exec(ctx, "SYSTEM SYNC REPLICA "+c.cfg.Database+"."+table); err != nil {
+	if err := conn.Exec(ctx, "SYSTEM SYNC REPLICA "+c.cfg.Database+"."+table); err != nil {
 		return fmt.Errorf("sync replica of %s: %w", table, err)
 	}
 	return nil
@@ -194,15 +256,6 @@ func (c *Client) readContext(ctx context.Context) context.Context {
 		return ctx
 	}
 	return ch.Context(ctx, ch.WithSettings(ch.Settings{"select_sequential_consistency": 1}))
-}
-
-// processesTable is where awaitInflight looks for running INSERTs: this
-// server's system.processes, or every replica's on a cluster.
-func (c *Client) processesTable() string {
-	if c.cfg.Cluster == "" {
-		return "system.processes"
-	}
-	return "cluster('" + c.cfg.Cluster + "', system, processes)"
 }
 
 // onCluster is the ON CLUSTER clause of database DDL and KILL QUERY on a

@@ -109,3 +109,87 @@ func TestClusterConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestShardedStatements(t *testing.T) {
+	const path = "/clickhouse/tables/{sshard}"
+	for _, tc := range []struct {
+		name string
+		in   string
+		want []string
+		err  string
+	}{
+		{
+			name: "table",
+			in:   "CREATE TABLE IF NOT EXISTS outcomes (v UInt64) ENGINE = ReplacingMergeTree(version) ORDER BY v",
+			want: []string{
+				"CREATE TABLE IF NOT EXISTS db.outcomes_local ON CLUSTER c (v UInt64) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{sshard}/db/outcomes_local', '{replica}', version) ORDER BY v",
+				"CREATE TABLE IF NOT EXISTS db.outcomes ON CLUSTER c AS db.outcomes_local ENGINE = Distributed(c, db, outcomes_local)",
+			},
+		},
+		{
+			name: "view",
+			in:   "CREATE MATERIALIZED VIEW IF NOT EXISTS campaign_hourly_mv TO campaign_hourly AS\nSELECT 1 FROM attempts",
+			want: []string{"CREATE MATERIALIZED VIEW IF NOT EXISTS db.campaign_hourly_mv ON CLUSTER c TO db.campaign_hourly_local AS\nSELECT 1 FROM db.attempts_local"},
+		},
+		{
+			name: "add column",
+			in:   "ALTER TABLE attempts ADD COLUMN x String DEFAULT '' AFTER rule",
+			want: []string{
+				"ALTER TABLE db.attempts_local ON CLUSTER c ADD COLUMN x String DEFAULT '' AFTER rule",
+				"ALTER TABLE db.attempts ADD COLUMN x String DEFAULT '' AFTER rule",
+			},
+		},
+		{
+			name: "modify column",
+			in:   "ALTER TABLE reasons_daily MODIFY COLUMN outcome Enum8('a' = 1)",
+			want: []string{
+				"ALTER TABLE db.reasons_daily_local ON CLUSTER c MODIFY COLUMN outcome Enum8('a' = 1)",
+				"ALTER TABLE db.reasons_daily MODIFY COLUMN outcome Enum8('a' = 1)",
+			},
+		},
+		{
+			name: "storage only",
+			in:   "ALTER TABLE attempts MODIFY TTL sent_at + INTERVAL 400 DAY",
+			want: []string{"ALTER TABLE db.attempts_local ON CLUSTER c MODIFY TTL sent_at + INTERVAL 400 DAY"},
+		},
+		{name: "on cluster", in: "ALTER TABLE a ON CLUSTER x DROP COLUMN b", err: "already says ON CLUSTER"},
+		{name: "other statement", in: "INSERT INTO a VALUES (1)", err: "only CREATE TABLE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := shardedStatements(tc.in, "c", "db", path)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want one containing %q (got %q)", err, tc.err, got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(got, "\n;\n") != strings.Join(tc.want, "\n;\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n;\n"), strings.Join(tc.want, "\n;\n"))
+			}
+		})
+	}
+}
+
+func TestSuppressionShard(t *testing.T) {
+	// Pinned: a different hash would move every address's suppression rows
+	// to another shard, where FINAL no longer folds them with the old ones.
+	for _, tc := range []struct {
+		addr   string
+		shards int
+		want   int
+	}{
+		{"a@example.com", 1, 0},
+		{"a@example.com", 2, 1},
+		{"b@example.com", 2, 0},
+		{"c@example.com", 2, 1},
+		{"a@example.com", 3, 0},
+		{"c@example.com", 3, 2},
+	} {
+		if got := suppressionShard(tc.addr, tc.shards); got != tc.want {
+			t.Errorf("suppressionShard(%q, %d) = %d, want %d", tc.addr, tc.shards, got, tc.want)
+		}
+	}
+}

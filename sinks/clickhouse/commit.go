@@ -47,6 +47,7 @@ type topicPartition struct {
 // committer sends one table's rows for every partition of a Client.
 type committer struct {
 	c      *Client
+	shard  *shard
 	table  string
 	insert string
 	newBuf func() rowBuf
@@ -58,11 +59,13 @@ type committer struct {
 	free   []rowBuf
 }
 
-func newCommitter(c *Client, table string, newBuf func() rowBuf) *committer {
+// newCommitter sends table's rows to shard s, into its local table.
+func newCommitter(c *Client, s *shard, table string, newBuf func() rowBuf) *committer {
 	return &committer{
 		c:      c,
+		shard:  s,
 		table:  table,
-		insert: insertSQL(table, newBuf()),
+		insert: insertSQL(c.local(table), newBuf()),
 		newBuf: newBuf,
 		linger: c.cfg.InsertLinger,
 		open:   map[string]*group{},
@@ -270,7 +273,7 @@ func (cm *committer) sendChunk(ctx context.Context, buf rowBuf, topic string, pa
 		token = dedupToken(cm.table, topic, spans)
 	}
 	qctx := ch.Context(cm.c.insertContext(ctx, token), ch.WithQueryID(queryID(cm.c.cfg.Database, cm.table, topic, parts)))
-	batch, err := cm.c.conn.PrepareBatch(qctx, cm.insert)
+	batch, err := cm.c.connOf(cm.shard).PrepareBatch(qctx, cm.insert)
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}

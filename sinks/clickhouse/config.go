@@ -112,8 +112,9 @@ type Config struct {
 	// configuration. Empty (the default) is one server, as before. Set, every
 	// migration runs ON CLUSTER, tables get the Replicated form of their
 	// engine, inserts wait for InsertQuorum replicas and the watermark is read
-	// with sequential consistency (cluster.go). The cluster must have one
-	// shard; it may have any number of replicas.
+	// with sequential consistency (cluster.go). With several shards each
+	// Kafka partition's rows live on shard partition mod shards, in
+	// <table>_local tables under Distributed ones (shards.go).
 	Cluster string `koanf:"cluster"`
 	// ReplicaPath is the ZooKeeper path prefix of the Replicated tables; the
 	// table's path is <ReplicaPath>/<database>/<table>. Default

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/bounced-dev/bounced/processor/event"
 )
 
@@ -67,8 +69,6 @@ var suppressionColumns = []string{
 	"soft_streak", "source", "evidence", "deleted", "version",
 }
 
-var insertSuppressions = "INSERT INTO suppressions (" + strings.Join(suppressionColumns, ", ") + ")"
-
 // Watermark returns the highest attempts offset stored for the
 // topic-partition, or -1 when none is. Call it on partition assignment: while
 // another member owned the partition the cached watermarks went stale. It
@@ -84,11 +84,14 @@ func (c *Client) readWatermark(ctx context.Context, k partitionKey) (int64, erro
 	var wm int64
 	// count() guards the empty case: max() of no rows is 0 on 18.16, not NULL.
 	var n uint64
-	if err := c.syncReplica(ctx, offsetsTable(k.table)); err != nil {
+	// The partition's shard, never the Distributed table: the sync covers
+	// only the replica it runs on.
+	conn, table := c.connOf(c.shardOf(k.partition)), c.local(offsetsTable(k.table))
+	if err := c.syncReplica(ctx, conn, table); err != nil {
 		return 0, fmt.Errorf("clickhouse %s watermark %s/%d: %w", k.table, k.topic, k.partition, err)
 	}
-	err := c.conn.QueryRow(c.readContext(ctx),
-		"SELECT count(), max(src_offset) FROM "+offsetsTable(k.table)+" WHERE src_topic = ? AND src_partition = ?",
+	err := conn.QueryRow(c.readContext(ctx),
+		"SELECT count(), max(src_offset) FROM "+table+" WHERE src_topic = ? AND src_partition = ?",
 		k.topic, k.partition).Scan(&n, &wm)
 	if err != nil {
 		return 0, fmt.Errorf("clickhouse %s watermark %s/%d: %w", k.table, k.topic, k.partition, err)
@@ -101,8 +104,8 @@ func (c *Client) readWatermark(ctx context.Context, k partitionKey) (int64, erro
 
 // storedOffsets returns which offsets in [lo, hi] the partition already has.
 func (c *Client) storedOffsets(ctx context.Context, k partitionKey, lo, hi int64) (map[int64]bool, error) {
-	rows, err := c.conn.Query(c.readContext(ctx),
-		"SELECT DISTINCT src_offset FROM "+offsetsTable(k.table)+" WHERE src_topic = ? AND src_partition = ? AND src_offset >= ? AND src_offset <= ?",
+	rows, err := c.connOf(c.shardOf(k.partition)).Query(c.readContext(ctx),
+		"SELECT DISTINCT src_offset FROM "+c.local(offsetsTable(k.table))+" WHERE src_topic = ? AND src_partition = ? AND src_offset >= ? AND src_offset <= ?",
 		k.topic, k.partition, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse stored offsets %s/%d: %w", k.topic, k.partition, err)
@@ -162,7 +165,8 @@ func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 			return fmt.Errorf("clickhouse insert attempts %s/%d: offset %d: invalid outcome %q", k.topic, k.partition, r.Offset, r.Attempt.Outcome)
 		}
 	}
-	err := c.insertGuarded(ctx, k, rows, c.attempts)
+	s := c.shardOf(k.partition)
+	err := c.insertGuarded(ctx, k, rows, s.attempts)
 	if err == nil && c.beforeOutcomes != nil {
 		err = c.beforeOutcomes()
 	}
@@ -174,7 +178,7 @@ func (c *Client) InsertAttempts(ctx context.Context, rows []AttemptRow) error {
 			}
 		}
 		k.table = tableOutcomes
-		err = c.insertGuarded(ctx, k, sends, c.outcomes)
+		err = c.insertGuarded(ctx, k, sends, s.outcomes)
 	}
 	if err != nil {
 		// Whatever failed, the retry re-reads both tables' watermarks.
@@ -251,19 +255,31 @@ func (c *Client) insertGuarded(ctx context.Context, k partitionKey, rows []Attem
 // they wrote in part is found by the stored-offsets check.
 func (c *Client) awaitInflight(ctx context.Context, k partitionKey) error {
 	where, args := inflightWhere(c.cfg.Database, k)
+	s := c.shardOf(k.partition)
+	// Every replica of the partition's shard, each asked directly: an
+	// INSERT runs on the replica that took it, and the cluster table
+	// function asks only one replica of each shard.
+	conns := append([]driver.Conn{c.connOf(s)}, s.others...)
+	addrs := append([]string{s.addr}, s.otherAddrs...)
 	deadline := time.Now().Add(time.Minute)
 	for {
-		var n uint64
-		if err := c.conn.QueryRow(ctx, "SELECT count() FROM "+c.processesTable()+" WHERE "+where, args...).Scan(&n); err != nil {
-			return fmt.Errorf("inserts in flight for %s/%d: %w", k.topic, k.partition, err)
+		var total uint64
+		for i, conn := range conns {
+			var n uint64
+			if err := conn.QueryRow(ctx, "SELECT count() FROM system.processes WHERE "+where, args...).Scan(&n); err != nil {
+				return fmt.Errorf("inserts in flight for %s/%d on %s: %w", k.topic, k.partition, addrs[i], err)
+			}
+			total += n
 		}
-		if n == 0 {
+		if total == 0 {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			c.log.Warn("clickhouse: killing inserts still running for the partition", "table", k.table, "topic", k.topic, "partition", k.partition, "count", n)
-			if err := c.conn.Exec(ctx, "KILL QUERY"+onCluster(c.cfg)+" WHERE "+where+" SYNC", args...); err != nil {
-				return fmt.Errorf("kill inserts in flight for %s/%d: %w", k.topic, k.partition, err)
+			c.log.Warn("clickhouse: killing inserts still running for the partition", "table", k.table, "topic", k.topic, "partition", k.partition, "count", total)
+			for i, conn := range conns {
+				if err := conn.Exec(ctx, "KILL QUERY WHERE "+where+" SYNC", args...); err != nil {
+					return fmt.Errorf("kill inserts in flight for %s/%d on %s: %w", k.topic, k.partition, addrs[i], err)
+				}
 			}
 			deadline = time.Now().Add(time.Minute)
 		}
@@ -293,8 +309,9 @@ func (c *Client) ForgetWatermark(topic string, partition int32) {
 	delete(c.watermarks, partitionKey{tableAttempts, topic, partition})
 	delete(c.watermarks, partitionKey{tableOutcomes, topic, partition})
 	c.mu.Unlock()
-	c.attempts.forget(topic, partition)
-	c.outcomes.forget(topic, partition)
+	s := c.shardOf(partition)
+	s.attempts.forget(topic, partition)
+	s.outcomes.forget(topic, partition)
 }
 
 // afterOffset returns the suffix of ascending rows with offsets above wm.
@@ -311,17 +328,35 @@ func afterOffset(rows []AttemptRow, wm int64) []AttemptRow {
 // the highest Version per address (read with FINAL), so writing a record twice
 // is harmless and no watermark is needed.
 func (c *Client) InsertSuppressions(ctx context.Context, recs []SuppressionRow) error {
+	if len(c.shards) > 1 {
+		// Each address to its shard (suppressionShard), one INSERT per shard.
+		by := make([][]SuppressionRow, len(c.shards))
+		for _, r := range recs {
+			i := suppressionShard(r.Address, len(c.shards))
+			by[i] = append(by[i], r)
+		}
+		for i, rs := range by {
+			if err := c.insertSuppressions(ctx, c.shards[i], rs); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return c.insertSuppressions(ctx, c.shards[0], recs)
+}
+
+func (c *Client) insertSuppressions(ctx context.Context, s *shard, recs []SuppressionRow) error {
 	for start := 0; start < len(recs); start += c.cfg.BatchSize {
 		chunk := recs[start:min(start+c.cfg.BatchSize, len(recs))]
-		if err := c.sendSuppressions(ctx, chunk); err != nil {
-			return fmt.Errorf("clickhouse insert suppressions: %w", err)
+		if err := c.sendSuppressions(ctx, s, chunk); err != nil {
+			return fmt.Errorf("clickhouse insert suppressions on %s: %w", s.addr, err)
 		}
 	}
 	return nil
 }
 
-func (c *Client) sendSuppressions(ctx context.Context, recs []SuppressionRow) (err error) {
-	batch, err := c.conn.PrepareBatch(ctx, insertSuppressions)
+func (c *Client) sendSuppressions(ctx context.Context, s *shard, recs []SuppressionRow) (err error) {
+	batch, err := c.connOf(s).PrepareBatch(ctx, "INSERT INTO "+c.local("suppressions")+" ("+strings.Join(suppressionColumns, ", ")+")")
 	if err != nil {
 		return fmt.Errorf("prepare: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	ch "github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/bounced-dev/bounced/schemas"
 )
 
@@ -145,12 +146,21 @@ func (c *Client) Migrate(ctx context.Context) (applied []string, err error) {
 	if err != nil {
 		return nil, err
 	}
-	create, err := c.ddl(schemaMigrations)
-	if err != nil {
-		return nil, fmt.Errorf("clickhouse migrate: schema_migrations: %w", err)
+	// schema_migrations is a plain (replicated) table on every shard, not a
+	// Distributed one: it is read and written on the first shard.
+	create := schemaMigrations
+	if c.cfg.Cluster != "" {
+		if create, err = clusterStatement(schemaMigrations, c.cfg.Cluster, c.cfg.Database, c.cfg.ReplicaPath); err != nil {
+			return nil, fmt.Errorf("clickhouse migrate: schema_migrations: %w", err)
+		}
 	}
 	if err := c.conn.Exec(ctx, create); err != nil {
 		return nil, fmt.Errorf("clickhouse migrate: create schema_migrations: %w", err)
+	}
+	if c.sharded() {
+		if err := c.recordLayout(ctx); err != nil {
+			return nil, err
+		}
 	}
 	done, err := c.appliedVersions(ctx)
 	if err != nil {
@@ -166,12 +176,20 @@ func (c *Client) Migrate(ctx context.Context) (applied []string, err error) {
 			continue
 		}
 		for i, stmt := range m.Statements {
-			stmt, err := c.ddl(stmt)
+			stmts, err := c.ddl(stmt)
 			if err != nil {
 				return applied, fmt.Errorf("clickhouse migrate: %s statement %d on cluster %s: %w", m.Name, i+1, c.cfg.Cluster, err)
 			}
-			if err := c.conn.Exec(ctx, stmt); err != nil && !alreadyAdded(stmt, err) {
-				return applied, fmt.Errorf("clickhouse migrate: %s statement %d: %w", m.Name, i+1, err)
+			for _, stmt := range stmts {
+				conns := []driver.Conn{c.conn}
+				if c.sharded() && everyReplica(stmt) {
+					conns = c.everyReplica()
+				}
+				for _, conn := range conns {
+					if err := conn.Exec(ctx, stmt); err != nil && !alreadyAdded(stmt, err) {
+						return applied, fmt.Errorf("clickhouse migrate: %s statement %d: %w", m.Name, i+1, err)
+					}
+				}
 			}
 		}
 		if err := c.record(ctx, m); err != nil {
@@ -215,7 +233,7 @@ func (c *Client) Pending(ctx context.Context) ([]string, error) {
 func (c *Client) record(ctx context.Context, m Migration) (err error) {
 	// With the quorum on a cluster, so the next run through another replica
 	// reads it (appliedVersions, with sequential consistency).
-	batch, err := c.conn.PrepareBatch(c.insertContext(ctx, ""), "INSERT INTO schema_migrations (version, name, applied_at)")
+	batch, err := c.connOf(c.shards[0]).PrepareBatch(c.insertContext(ctx, ""), "INSERT INTO schema_migrations (version, name, applied_at)")
 	if err != nil {
 		return err
 	}
@@ -245,10 +263,11 @@ func (c *Client) AppliedMigrations(ctx context.Context) ([]uint32, error) {
 }
 
 func (c *Client) appliedVersions(ctx context.Context) (map[uint32]bool, error) {
-	if err := c.syncReplica(ctx, "schema_migrations"); err != nil {
+	conn := c.connOf(c.shards[0])
+	if err := c.syncReplica(ctx, conn, "schema_migrations"); err != nil {
 		return nil, fmt.Errorf("clickhouse migrate: %w", err)
 	}
-	rows, err := c.conn.Query(c.readContext(ctx), "SELECT DISTINCT version FROM schema_migrations")
+	rows, err := conn.Query(c.readContext(ctx), "SELECT DISTINCT version FROM schema_migrations")
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse migrate: read schema_migrations: %w", err)
 	}

@@ -23,28 +23,37 @@ func (c *Client) DropPartitionsBefore(ctx context.Context, cutoff time.Time) ([]
 	cutoff = cutoff.UTC()
 	keepFrom := uint64(cutoff.Year()*100 + int(cutoff.Month())) // the cutoff's own month stays
 	var dropped []string
-	for _, table := range retainedTables {
-		parts, err := c.partitions(ctx, table)
-		if err != nil {
-			return dropped, err
-		}
-		for _, p := range parts {
-			month, err := strconv.ParseUint(p, 10, 32)
-			if err != nil || month >= keepFrom {
-				continue // not a YYYYMM partition, or not old enough
+	// Shard by shard, on the local tables of the replica written to;
+	// replication drops the partition on the shard's other replicas.
+	for _, s := range c.shards {
+		conn := c.connOf(s)
+		for _, table := range retainedTables {
+			local := c.local(table)
+			parts, err := c.partitions(ctx, s, local)
+			if err != nil {
+				return dropped, err
 			}
-			if err := c.conn.Exec(ctx, "ALTER TABLE "+table+" DROP PARTITION "+strconv.FormatUint(month, 10)); err != nil {
-				return dropped, fmt.Errorf("clickhouse retention: drop %s partition %d: %w", table, month, err)
+			for _, p := range parts {
+				month, err := strconv.ParseUint(p, 10, 32)
+				if err != nil || month >= keepFrom {
+					continue // not a YYYYMM partition, or not old enough
+				}
+				if err := conn.Exec(ctx, "ALTER TABLE "+local+" DROP PARTITION "+strconv.FormatUint(month, 10)); err != nil {
+					return dropped, fmt.Errorf("clickhouse retention: drop %s partition %d on %s: %w", local, month, s.addr, err)
+				}
+				if !slices.Contains(dropped, table+"/"+p) {
+					dropped = append(dropped, table+"/"+p)
+				}
 			}
-			dropped = append(dropped, table+"/"+p)
 		}
 	}
 	return dropped, nil
 }
 
-// partitions lists the partition ids with active parts of a table.
-func (c *Client) partitions(ctx context.Context, table string) ([]string, error) {
-	rows, err := c.conn.Query(ctx,
+// partitions lists the partition ids with active parts of a table on
+// shard s's replica.
+func (c *Client) partitions(ctx context.Context, s *shard, table string) ([]string, error) {
+	rows, err := c.connOf(s).Query(ctx,
 		"SELECT DISTINCT partition FROM system.parts WHERE database = ? AND table = ? AND active",
 		c.cfg.Database, table)
 	if err != nil {

@@ -16,6 +16,15 @@ import (
 // shard, two replicas.
 const ClusterName = "bounced"
 
+// ShardedClusterName is the cluster scripts/clickhouse-cluster.sh defines
+// on the same two servers with two shards of one replica each: shard 1 is
+// the server at ClusterAddrs()[0], shard 2 the one at [1].
+const ShardedClusterName = "bounced_sharded"
+
+// ShardedReplicaPath is the clickhouse.replica_path of ShardedClusterName:
+// its shard macro is {sshard} ({shard} is `bounced`'s, 01 on both servers).
+const ShardedReplicaPath = "/clickhouse/tables/{sshard}"
+
 // DefaultClusterAddrs are the native ports of the two replicas
 // scripts/clickhouse-cluster.sh starts.
 var DefaultClusterAddrs = [2]string{"127.0.0.1:19010", "127.0.0.1:19011"}
@@ -52,6 +61,19 @@ func ClusterAddrs(tb testing.TB) [2]string {
 // CLUSTER), dropped ON CLUSTER when the test ends, ZooKeeper paths and all.
 func ClusterDatabase(tb testing.TB) (addrs [2]string, database string) {
 	tb.Helper()
+	return clusterDatabase(tb, ClusterName)
+}
+
+// ShardedDatabase is ClusterDatabase for ShardedClusterName: the two
+// servers' addresses (shard 1, shard 2) and a fresh database dropped ON
+// CLUSTER bounced_sharded when the test ends.
+func ShardedDatabase(tb testing.TB) (addrs [2]string, database string) {
+	tb.Helper()
+	return clusterDatabase(tb, ShardedClusterName)
+}
+
+func clusterDatabase(tb testing.TB, cluster string) (addrs [2]string, database string) {
+	tb.Helper()
 	addrs = ClusterAddrs(tb)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -65,8 +87,8 @@ func ClusterDatabase(tb testing.TB) (addrs [2]string, database string) {
 		defer conn.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database+" ON CLUSTER "+ClusterName); err != nil {
-			tb.Errorf("chtest: drop database %s on cluster %s: %v", database, ClusterName, err)
+		if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+database+" ON CLUSTER "+cluster); err != nil {
+			tb.Errorf("chtest: drop database %s on cluster %s: %v", database, cluster, err)
 		}
 	})
 	return addrs, database
