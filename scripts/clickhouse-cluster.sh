@@ -94,10 +94,14 @@ alive() { local f; f="$(pidfile "$1")"; [[ -f "$f" ]] && kill -0 "$(cat "$f")" 2
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 zk_ready() {
-  # ruok over the 4-letter-word interface, allowed in zoo.cfg.
+  # srvr over the 4-letter-word interface (allowed in zoo.cfg): it says
+  # "Mode: standalone" only once the server takes sessions. ruok answers
+  # imok earlier, while ZooKeeper still loads a large transaction log from
+  # an earlier run, and a ClickHouse server that starts then cannot load
+  # its Replicated tables and exits.
   local out
-  out="$( (exec 3<>"/dev/tcp/127.0.0.1/$ZK_PORT" && printf ruok >&3 && timeout 2 cat <&3) 2>/dev/null || true)"
-  [[ "$out" == imok ]]
+  out="$( (exec 3<>"/dev/tcp/127.0.0.1/$ZK_PORT" && printf srvr >&3 && timeout 2 cat <&3) 2>/dev/null || true)"
+  [[ "$out" == *"Mode: standalone"* ]]
 }
 
 ch_ready() {
