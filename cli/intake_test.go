@@ -7,8 +7,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -173,4 +175,77 @@ func counterWith2(n *node, name, l1, v1, l2, v2 string) float64 {
 		}
 	}
 	return 0
+}
+
+// TestIntakeCommand runs `bounced intake` on its own, as a public-facing
+// process apart from the members: a Postmark body with the secret is
+// produced and answered 200, /healthz and /metrics answer, SIGTERM (the
+// context) stops it cleanly; with no source configured it refuses to start.
+func TestIntakeCommand(t *testing.T) {
+	chAddr, db := chtest.Database(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	n, err := startNode(ctx, testConfig(t, t.TempDir(), chAddr, db), testIO(), startEmbedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	var errb bytes.Buffer
+	if code := Main(ctx, []string{"intake", "--kafka.brokers", n.e.conn.Brokers[0], "--http.addr", addr},
+		IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &errb, Environ: []string{}}); code != 2 || !strings.Contains(errb.String(), "no webhook source") {
+		t.Errorf("without a source: exit %d: %s", code, errb.String())
+	}
+
+	ictx, stop := context.WithCancel(ctx)
+	done := make(chan int, 1)
+	go func() {
+		done <- Main(ictx, []string{"intake", "--kafka.brokers", n.e.conn.Brokers[0], "--http.addr", addr,
+			"--set", "intake.postmark.secret=" + testPostmarkSecret, "--set", "log.level=warn"},
+			IO{In: strings.NewReader(""), Out: &bytes.Buffer{}, Err: &bytes.Buffer{}, Environ: []string{}})
+	}()
+	body := []byte(`{"RecordType":"Bounce","ID":7,"Type":"HardBounce","TypeCode":1,"Email":"dora@example.org","BouncedAt":"2026-12-01T10:00:00Z","Details":"550 5.1.1 user unknown"}`)
+	var status int
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/intake/postmark", bytes.NewReader(body))
+		req.Header.Set("X-Bounced-Secret", testPostmarkSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue // not listening yet
+		}
+		resp.Body.Close()
+		status = resp.StatusCode
+		break
+	}
+	if status != http.StatusOK {
+		t.Fatalf("POST /v1/intake/postmark: status %d, want 200", status)
+	}
+	for _, path := range []string{"/healthz", "/metrics"} {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %v %v", path, resp, err)
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	}
+	in := readTopic(ctx, t, n, "bounced.input")
+	if len(in) != 1 || !bytes.Equal(in[0].Value, body) || headers(in[0])[topics.HeaderIntake] != "postmark" {
+		t.Errorf("input topic: %d records, want the body unchanged with its source header", len(in))
+	}
+	stop()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("bounced intake exited %d after its context ended, want 0", code)
+		}
+	case <-time.After(40 * time.Second):
+		t.Fatal("bounced intake did not stop")
+	}
 }
