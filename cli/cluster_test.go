@@ -45,38 +45,12 @@ func TestEndToEndCluster(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cfg := clusterConfig(t, t.TempDir(), addrs[0], db)
-	stream, err := demo.Generate(demo.Tiny(7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := startNode(ctx, cfg, testIO(), startEmbedded)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, stream := runClusterStream(ctx, t, cfg)
 	defer n.close()
-	if err := produce(ctx, n, stream.Records); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runUntilDrained(ctx, n, nil); err != nil {
-		t.Fatal(err)
-	}
-	n.e.embedded.Compact()
-	assertTruth(ctx, t, n, stream)
 
 	// The same answer through the other replica.
 	chtest.SyncReplica(ctx, t, addrs[1], db)
-	other := cfg.ClickHouse
-	other.Addr = addrs[1]
-	c2, err := clickhouse.OpenReadOnly(ctx, other, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c2.Close()
-	own := n.e.ch
-	n.e.ch = c2
-	defer func() { n.e.ch = own }()
-	t.Log("verifying through replica 2")
-	assertTruth(ctx, t, n, stream)
+	assertTruthThrough(ctx, t, n, stream, cfg, addrs[1], "replica 2")
 }
 
 // TestEndToEndSharded is TestEndToEndCluster on the sharded cluster
@@ -91,23 +65,8 @@ func TestEndToEndSharded(t *testing.T) {
 	cfg := clusterConfig(t, t.TempDir(), addrs[0], db)
 	cfg.ClickHouse.Cluster = chtest.ShardedClusterName
 	cfg.ClickHouse.ReplicaPath = chtest.ShardedReplicaPath
-	stream, err := demo.Generate(demo.Tiny(7))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := startNode(ctx, cfg, testIO(), startEmbedded)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, stream := runClusterStream(ctx, t, cfg)
 	defer n.close()
-	if err := produce(ctx, n, stream.Records); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := runUntilDrained(ctx, n, nil); err != nil {
-		t.Fatal(err)
-	}
-	n.e.embedded.Compact()
-	assertTruth(ctx, t, n, stream)
 
 	for i, a := range addrs {
 		conn, err := ch.Open(&ch.Options{Addr: []string{a}})
@@ -125,8 +84,41 @@ func TestEndToEndSharded(t *testing.T) {
 	}
 
 	// The same answer through the other shard's server.
+	assertTruthThrough(ctx, t, n, stream, cfg, addrs[1], "shard 2's server")
+}
+
+// runClusterStream runs a member on cfg over the tiny demo stream until
+// drained and checks the ground truth through the member's own server.
+// The caller closes the node.
+func runClusterStream(ctx context.Context, t *testing.T, cfg *config.Config) (*node, *demo.Stream) {
+	t.Helper()
+	stream, err := demo.Generate(demo.Tiny(7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := startNode(ctx, cfg, testIO(), startEmbedded)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := produce(ctx, n, stream.Records); err != nil {
+		n.close()
+		t.Fatal(err)
+	}
+	if _, err := runUntilDrained(ctx, n, nil); err != nil {
+		n.close()
+		t.Fatal(err)
+	}
+	n.e.embedded.Compact()
+	assertTruth(ctx, t, n, stream)
+	return n, stream
+}
+
+// assertTruthThrough checks the ground truth again, reading ClickHouse
+// through the server at addr instead of the member's own.
+func assertTruthThrough(ctx context.Context, t *testing.T, n *node, stream *demo.Stream, cfg *config.Config, addr, what string) {
+	t.Helper()
 	other := cfg.ClickHouse
-	other.Addr = addrs[1]
+	other.Addr = addr
 	c2, err := clickhouse.OpenReadOnly(ctx, other, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -135,6 +127,6 @@ func TestEndToEndSharded(t *testing.T) {
 	own := n.e.ch
 	n.e.ch = c2
 	defer func() { n.e.ch = own }()
-	t.Log("verifying through shard 2's server")
+	t.Log("verifying through " + what)
 	assertTruth(ctx, t, n, stream)
 }
